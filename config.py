@@ -1,0 +1,201 @@
+"""The one frozen configuration of a depthlens process.
+
+Built once in ``main.py`` from command-line flags and ``DEPTHLENS_*`` environment variables (a flag
+wins over its variable) and passed down explicitly. No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NoReturn
+
+Source = Literal["sim", "binance", "replay"]
+SOURCES: tuple[Source, ...] = ("sim", "binance", "replay")
+ENV_PREFIX = "DEPTHLENS_"
+
+
+class ConfigError(ValueError):
+    """A flag or environment variable has a value depthlens cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: Source = "sim"
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    binance_rest_url: str = "https://fapi.binance.com"
+    binance_ws_url: str = "wss://fstream.binance.com"
+    replay_files: tuple[Path, ...] = ()
+    speed: float = 1.0
+    log_level: str = "INFO"
+    # Features and rolling state.
+    top_n: int = 10
+    history_seconds: int = 180
+    heatmap_band_bps: float = 20.0
+    heatmap_rows: int = 400
+    # Ingestion limits.
+    snapshot_limit: int = 1000
+    engine_queue_size: int = 10_000
+    stale_after_s: float = 5.0
+    silence_timeout_s: float = 10.0
+    # Fan-out.
+    client_queue_size: int = 4
+    # False when --symbols was left at its default: a replay then serves the recording's symbols.
+    symbols_given: bool = False
+
+
+def _symbols(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip().upper() for s in text.split(",") if s.strip())
+    if not names:
+        raise ConfigError("expected at least one symbol, e.g. BTCUSDT,ETHUSDT")
+    for name in names:
+        if not re.fullmatch(r"[A-Z0-9]{2,30}", name):
+            raise ConfigError(f"{name!r} is not a symbol name (letters and digits only)")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"symbol listed twice in {text!r}")
+    return names
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"port {value} is outside 0-65535")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{text!r} must be a positive number")
+    return value
+
+
+def _int_between(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{text!r} is not a whole number") from None
+        if not lo <= value <= hi:
+            raise ConfigError(f"{value} is outside {lo}-{hi}")
+        return value
+
+    return parse
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        match = re.fullmatch(r"([a-z]+)://[^/\s]+(/\S*)?", text.strip())
+        if not match or match.group(1) not in schemes:
+            raise ConfigError(f"{text!r} is not a {' or '.join(schemes)} URL")
+        return text.strip().rstrip("/")
+
+    return parse
+
+
+def _source(text: str) -> Source:
+    if text not in SOURCES:
+        raise ConfigError(f"{text!r} is not one of {', '.join(SOURCES)}")
+    return text  # type: ignore[return-value]
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"{text!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+# flag name -> (parser, help). The environment variable is DEPTHLENS_<FLAG_IN_CAPS>.
+_OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
+    "source": (_source, "where books come from: sim (embedded local exchange, offline), "
+               "binance (live or any Binance-compatible server), replay (recorded files)"),
+    "symbols": (_symbols, "comma-separated USDT-M symbols"),
+    "host": (str, "address the API and dashboard bind to"),
+    "port": (_port, "port of the API and dashboard (0 picks a free one)"),
+    "binance-rest-url": (_url(("http", "https")), "Binance USDT-M REST base URL"),
+    "binance-ws-url": (_url(("ws", "wss")), "Binance USDT-M WebSocket base URL "
+                       "(depth under /public, aggTrade under /market)"),
+    "speed": (_positive_float, "replay speed, times real time"),
+    "log-level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
+    "top-n": (_int_between(1, 1000), "levels per side used by the features"),
+    "history-seconds": (_int_between(10, 3600), "length of the rolling state, seconds"),
+    "heatmap-band-bps": (_positive_float, "heatmap half-height around mid, basis points"),
+    "heatmap-rows": (_int_between(10, 2000), "heatmap rows (price cells) across the band"),
+    "stale-after-s": (_positive_float, "seconds without a book event before a symbol is stale"),
+    "silence-timeout-s": (_positive_float, "seconds of silence before a depth socket is "
+                          "reconnected"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="main.py",
+        description="depthlens: exact Binance USDT-M order books, features and a live dashboard.",
+        epilog=f"Every option can also be set with an environment variable {ENV_PREFIX}<NAME> "
+        f"(e.g. {ENV_PREFIX}SOURCE=binance); a flag wins over its variable.",
+    )
+    defaults = Config()
+    for name, (_, help_text) in _OPTIONS.items():
+        default = getattr(defaults, name.replace("-", "_"))
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        parser.add_argument(f"--{name}", metavar=name.split("-")[-1].upper(),
+                            help=f"{help_text} (default: {default})")
+    parser.add_argument("--replay", nargs="+", metavar="FILE", default=None,
+                        help="recording files (hftbacktest .gz format) for --source replay; "
+                        "several files form one recording")
+    return parser
+
+
+def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
+    """Build the config from flags and environment; raise ConfigError with a one-line message."""
+    args = build_parser().parse_args(list(argv))
+    values: dict[str, object] = {}
+    for name, (parse, _) in _OPTIONS.items():
+        attr = name.replace("-", "_")
+        flag_value = getattr(args, attr)
+        env_name = ENV_PREFIX + attr.upper()
+        if flag_value is not None:
+            origin, raw = f"--{name}", flag_value
+        elif env_name in environ:
+            origin, raw = env_name, environ[env_name]
+        else:
+            continue
+        try:
+            values[attr] = parse(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    replay = args.replay
+    if replay is None and ENV_PREFIX + "REPLAY" in environ:
+        replay = environ[ENV_PREFIX + "REPLAY"].split()
+    if replay:
+        paths = tuple(Path(p) for p in replay)
+        for path in paths:
+            if not path.is_file():
+                raise ConfigError(f"--replay: no such file: {path}")
+        values["replay_files"] = paths
+    values["symbols_given"] = "symbols" in values
+    config = Config(**values)  # type: ignore[arg-type]
+    if config.source == "replay" and not config.replay_files:
+        raise ConfigError("--source replay needs --replay FILE...")
+    if config.replay_files and config.source != "replay":
+        raise ConfigError("--replay is only used with --source replay")
+    return config

@@ -1,0 +1,77 @@
+"""Venue-agnostic typed events: what every feed hands downstream.
+
+Venue JSON stops at ``data_ingestion``; past this point there are only these frozen structs.
+Prices and quantities are integer units of the symbol's ``Instrument`` (see
+``orderbook.instrument``). Every event carries the exchange's timestamp (ms) and the local
+receive time (ns, from the injected clock), as hftbacktest does.
+
+The level lists are never mutated after construction (msgspec's ``frozen`` stops reassignment,
+not list mutation; treat them as tuples).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+# (price units, quantity units). Quantity is the new absolute size; 0 removes the level.
+Level = tuple[int, int]
+Side = Literal["buy", "sell"]
+
+
+class DepthDiff(msgspec.Struct, frozen=True, gc=False):
+    """Changes to price levels covering venue update ids ``first_update_id..last_update_id``.
+
+    ``prev_update_id`` is the venue's link to the previous event on the stream (Binance
+    futures ``pu``); ``None`` on venues that do not send one.
+    """
+
+    symbol: str
+    first_update_id: int
+    last_update_id: int
+    prev_update_id: int | None
+    bids: list[Level]
+    asks: list[Level]
+    exchange_ts_ms: int
+    receive_ts_ns: int
+
+
+class DepthSnapshot(msgspec.Struct, frozen=True, gc=False):
+    """A full book (up to the venue's depth limit) as of venue update id ``last_update_id``."""
+
+    symbol: str
+    last_update_id: int
+    bids: list[Level]
+    asks: list[Level]
+    exchange_ts_ms: int
+    receive_ts_ns: int
+
+
+class Trade(msgspec.Struct, frozen=True, gc=False):
+    """One (aggregate) trade. ``taker_side`` is the aggressor: ``"sell"`` when the buyer was
+    the maker (Binance ``m=true``)."""
+
+    symbol: str
+    trade_id: int
+    price: int
+    qty: int
+    taker_side: Side
+    exchange_ts_ms: int
+    receive_ts_ns: int
+
+
+class BookTicker(msgspec.Struct, frozen=True, gc=False):
+    """Best bid and ask as the venue reports them; used to cross-check books."""
+
+    symbol: str
+    update_id: int
+    bid_price: int
+    bid_qty: int
+    ask_price: int
+    ask_qty: int
+    exchange_ts_ms: int
+    receive_ts_ns: int
+
+
+MarketEvent = DepthDiff | DepthSnapshot | Trade | BookTicker

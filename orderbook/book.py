@@ -1,0 +1,96 @@
+"""A deterministic, venue-agnostic L2 book on exact integer prices.
+
+One ``SortedDict`` per side (price units -> quantity units), keeping every level it is given:
+the full snapshot depth, not a top-N cut, so the book stays right when the top is consumed.
+Views (best, top-N) are cheap slices of the sorted keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sortedcontainers import SortedDict
+
+Level = tuple[int, int]
+
+
+class L2Book:
+    """Price-level book. Quantities are absolute; a zero quantity removes the level and a
+    removal of a level that is not there is a no-op (venues send those routinely)."""
+
+    __slots__ = ("bids", "asks", "last_update_id")
+
+    def __init__(self) -> None:
+        self.bids: SortedDict = SortedDict()
+        self.asks: SortedDict = SortedDict()
+        self.last_update_id: int | None = None
+
+    def clear(self) -> None:
+        self.bids.clear()
+        self.asks.clear()
+        self.last_update_id = None
+
+    def load(self, bids: Iterable[Level], asks: Iterable[Level], last_update_id: int) -> None:
+        """Replace the whole book with a snapshot (zero-quantity entries are skipped)."""
+        self.bids = SortedDict({p: q for p, q in bids if q > 0})
+        self.asks = SortedDict({p: q for p, q in asks if q > 0})
+        self.last_update_id = last_update_id
+
+    def apply(self, bids: Iterable[Level], asks: Iterable[Level], last_update_id: int) -> None:
+        """Set each given level to its absolute quantity (0 deletes)."""
+        _apply_side(self.bids, bids)
+        _apply_side(self.asks, asks)
+        self.last_update_id = last_update_id
+
+    def best_bid(self) -> Level | None:
+        return self.bids.peekitem(-1) if self.bids else None
+
+    def best_ask(self) -> Level | None:
+        return self.asks.peekitem(0) if self.asks else None
+
+    def is_crossed(self) -> bool:
+        """True when best bid >= best ask: an integrity error, never a market state."""
+        if not self.bids or not self.asks:
+            return False
+        return self.bids.peekitem(-1)[0] >= self.asks.peekitem(0)[0]
+
+    def top_bids(self, n: int) -> list[Level]:
+        """The best ``n`` bid levels, best (highest) first."""
+        side = self.bids
+        prices = side.keys()[-n:] if n > 0 else []
+        return [(p, side[p]) for p in reversed(prices)]
+
+    def top_asks(self, n: int) -> list[Level]:
+        """The best ``n`` ask levels, best (lowest) first."""
+        side = self.asks
+        return [(p, side[p]) for p in side.keys()[:n]] if n > 0 else []
+
+    def depth(self) -> tuple[int, int]:
+        """Number of bid and ask levels held."""
+        return len(self.bids), len(self.asks)
+
+    def bids_between(self, low: int, high: int) -> list[Level]:
+        """Bid levels with ``low <= price <= high``, ascending by price."""
+        side = self.bids
+        return [(p, side[p]) for p in side.irange(low, high)]
+
+    def asks_between(self, low: int, high: int) -> list[Level]:
+        """Ask levels with ``low <= price <= high``, ascending by price."""
+        side = self.asks
+        return [(p, side[p]) for p in side.irange(low, high)]
+
+
+_set_existing = dict.__setitem__
+
+
+def _apply_side(side: SortedDict, levels: Iterable[Level]) -> None:
+    for price, qty in levels:
+        if qty:
+            if price in side:
+                # Most updates resize an existing level; the key order is unchanged, so skip
+                # SortedDict's Python-level __setitem__ and its sorted-key bookkeeping.
+                _set_existing(side, price, qty)
+            else:
+                side[price] = qty
+        elif price in side:
+            del side[price]

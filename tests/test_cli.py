@@ -1,0 +1,56 @@
+"""main.py's command line: defaults, environment, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_and_environment_with_flags_winning() -> None:
+    config = parse_config([], {})
+    assert (config.source, config.symbols, config.host, config.port) == (
+        "sim", ("BTCUSDT", "ETHUSDT"), "127.0.0.1", 8000)
+    assert config.binance_rest_url == "https://fapi.binance.com"
+    assert config.binance_ws_url == "wss://fstream.binance.com"
+    env = {"DEPTHLENS_PORT": "9001", "DEPTHLENS_SYMBOLS": "solusdt", "DEPTHLENS_SPEED": "4"}
+    config = parse_config(["--port", "9002"], env)
+    assert (config.port, config.symbols, config.speed) == (9002, ("SOLUSDT",), 4.0)
+
+
+@pytest.mark.parametrize("argv, env, fragment", [
+    (["--port", "http"], {}, "--port"),
+    (["--speed", "0"], {}, "--speed"),
+    (["--source", "kraken"], {}, "--source"),
+    (["--symbols", "BTC-USD"], {}, "--symbols"),
+    (["--binance-ws-url", "http://x"], {}, "--binance-ws-url"),
+    ([], {"DEPTHLENS_PORT": "-5"}, "DEPTHLENS_PORT"),
+    (["--source", "replay"], {}, "--replay"),
+    (["--source", "replay", "--replay", "/no/such/file.gz"], {}, "no such file"),
+])
+def test_bad_values_name_the_culprit(argv, env, fragment) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=fragment):
+        parse_config(argv, env)
+
+
+def test_bad_flag_is_one_line_and_exit_status_2() -> None:
+    result = subprocess.run([sys.executable, "main.py", "--port", "99999"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--port" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_help_documents_every_flag() -> None:
+    result = subprocess.run([sys.executable, "main.py", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for flag in ("--source", "--symbols", "--host", "--port", "--binance-rest-url",
+                 "--binance-ws-url", "--replay", "--speed"):
+        assert flag in result.stdout
