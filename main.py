@@ -19,6 +19,8 @@ def configure_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     # Per-request access lines would drown the feed's own log.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for chatty in ("websockets.server", "websockets.client", "httpx"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def serve(config: Config) -> None:
@@ -30,12 +32,15 @@ def serve(config: Config) -> None:
     print(f"depthlens: dashboard and API on http://{config.host}:{config.port}/ "
           f"(source: {config.source})", file=sys.stderr, flush=True)
     uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level.lower(),
-                ws_ping_interval=20.0, ws_ping_timeout=20.0, log_config=None)
+                ws_ping_interval=20.0, ws_ping_timeout=20.0, log_config=None, access_log=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
+        from api.sources import check_source
+
+        check_source(config)
     except ConfigError as exc:
         print(f"main.py: error: {exc}", file=sys.stderr)
         return 2

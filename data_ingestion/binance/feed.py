@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 
 from data_ingestion.binance.parser import FuturesParser, ParseError, instruments_from_exchange_info
+from data_ingestion.backoff import Backoff
 from data_ingestion.binance.rest import BinanceRest, RestError
 from data_ingestion.clock import Clock
 from data_ingestion.connection import SupervisedSocket
@@ -54,7 +55,8 @@ class BinanceFuturesFeed:
 
     def __init__(self, rest: BinanceRest, ws_url: str, instruments: Mapping[str, Instrument],
                  clock: Clock, silence_timeout_s: float | None = 10.0,
-                 snapshot_limit: int = 1000) -> None:
+                 snapshot_limit: int = 1000,
+                 reconnect_backoff_s: tuple[float, float] = (0.5, 30.0)) -> None:
         self.rest = rest
         self.parser = FuturesParser(instruments)
         self.engines: dict[str, SymbolEngine] = {}
@@ -63,6 +65,7 @@ class BinanceFuturesFeed:
         self._clock = clock
         self._silence_timeout = silence_timeout_s
         self._snapshot_limit = snapshot_limit
+        self._reconnect = reconnect_backoff_s  # (first delay, cap)
         self.sockets: list[SupervisedSocket] = []
 
     def attach(self, engines: Iterable[SymbolEngine]) -> None:
@@ -82,13 +85,14 @@ class BinanceFuturesFeed:
         symbols = [s.lower() for s in self.engines]
         self.sockets = [
             SupervisedSocket(f"depth[{i}]", url, self._on_depth_frame, self._depth_state(url),
-                             self._clock, self._silence_timeout)
+                             self._clock, self._silence_timeout, backoff=Backoff(*self._reconnect))
             for i, url in enumerate(stream_urls(self._ws_url, "public",
                                                 [DEPTH_STREAM.format(s) for s in symbols]))
         ] + [
             # Trades may legitimately pause on a quiet symbol: only pings guard this socket.
             SupervisedSocket(f"trades[{i}]", url, self._on_trade_frame, lambda _up: None,
-                             self._clock, silence_timeout_s=None)
+                             self._clock, silence_timeout_s=None,
+                             backoff=Backoff(*self._reconnect))
             for i, url in enumerate(stream_urls(self._ws_url, "market",
                                                 [TRADE_STREAM.format(s) for s in symbols]))
         ]

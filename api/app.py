@@ -1,0 +1,143 @@
+"""The FastAPI application: REST, the frame WebSocket and the dashboard on one port.
+
+The runtime (sources, engines, frame clock) belongs to the app's lifespan: started before the
+first request is served, cancelled on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import orjson
+from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse, Response
+
+from api.metrics import Metrics
+from api.runtime import Runtime
+from api.sources import check_source
+from api.simulate import SimulateRequest, SimulateResponse, simulate_order
+from config import Config
+from data_ingestion.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config, clock: Clock | None = None,
+               with_dashboard: bool = True) -> FastAPI:
+    runtime = Runtime(config, clock)
+    metrics = Metrics(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title="depthlens", version="0.1.0", lifespan=lifespan,
+                  description="Exact Binance USDT-M order books, microstructure features and "
+                  "one-second frames. Frame schema: docs/frames.md.")
+    app.state.runtime = runtime
+
+    def known_symbol(symbol: str) -> str:
+        name = symbol.upper()
+        if name not in runtime.engines:
+            raise HTTPException(404, f"unknown symbol {symbol!r}; configured: "
+                                     f"{', '.join(runtime.symbols)}")
+        return name
+
+    @app.get("/health", summary="Per-symbol sync state; 'degraded' unless every book is live")
+    def health() -> dict[str, object]:
+        symbols = runtime.integrity()
+        ok = bool(symbols) and all(h["state"] == "live" for h in symbols.values())
+        return {"status": "ok" if ok else "degraded", "source": config.source,
+                "symbols": symbols}
+
+    @app.get("/symbols", summary="Configured symbols with their tick and step sizes")
+    def symbols() -> dict[str, object]:
+        return {"symbols": [
+            {"symbol": s, "tick_size": e.instrument.tick_size,
+             "step_size": e.instrument.qty(e.instrument.step_units)}
+            for s, e in runtime.engines.items()]}
+
+    @app.get("/book/{symbol}", summary="The exact book's top levels, best first")
+    def book(symbol: str,
+             depth: Annotated[int, Query(ge=1, le=1000, description="levels per side")] = 20,
+             ) -> dict[str, object]:
+        engine = runtime.engines[known_symbol(symbol)]
+        ins, book = engine.instrument, engine.book
+        return {
+            "symbol": engine.symbol,
+            "status": engine.status(),
+            "last_update_id": book.last_update_id,
+            "bids": [[ins.price(p), ins.qty(q)] for p, q in book.top_bids(depth)],
+            "asks": [[ins.price(p), ins.qty(q)] for p, q in book.top_asks(depth)],
+        }
+
+    @app.post("/simulate", response_model=SimulateResponse,
+              summary="Market-order impact: walk the live book")
+    def simulate(request: SimulateRequest) -> SimulateResponse:
+        engine = runtime.engines[known_symbol(request.symbol)]
+        return simulate_order(engine, request)
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    @app.websocket("/ws/{symbol}")
+    async def frames(websocket: WebSocket, symbol: str) -> None:
+        await websocket.accept()
+        name = symbol.upper()
+        if name not in runtime.states:
+            await websocket.close(code=1008, reason=f"unknown symbol {symbol[:40]!r}")
+            return
+        await stream_frames(runtime, metrics, websocket, name)
+
+    @app.exception_handler(ValueError)
+    async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    if with_dashboard:
+        from dashboard import mount  # imported late: the API works without Dash
+
+        mount(app, check_source(config))
+    return app
+
+
+async def stream_frames(runtime: Runtime, metrics: Metrics, websocket: WebSocket,
+                        symbol: str) -> None:
+    """Snapshot first, then every frame; a client that lags gets only the newest ones."""
+    slot = runtime.hub.subscribe(symbol)
+    # No await between subscribing and building the snapshot: no frame can fall in between.
+    snapshot = orjson.dumps(runtime.states[symbol].snapshot_message()).decode()
+    receiver = asyncio.create_task(_wait_for_close(websocket))
+    try:
+        await websocket.send_text(snapshot)
+        while not receiver.done():
+            getter = asyncio.ensure_future(slot.queue.get())
+            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            message, published_ns = getter.result()
+            await websocket.send_text(message)
+            metrics.frame_sent(symbol, published_ns)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the client went away mid-send; nothing to clean up beyond the slot
+    finally:
+        receiver.cancel()
+        runtime.hub.unsubscribe(symbol, slot)
+
+
+async def _wait_for_close(websocket: WebSocket) -> None:
+    try:
+        while True:
+            await websocket.receive_text()  # clients send nothing useful; drain until close
+    except (WebSocketDisconnect, RuntimeError):
+        return

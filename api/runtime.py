@@ -1,0 +1,120 @@
+"""Everything a running depthlens owns, built from the frozen config and started by the app's
+lifespan: the market-data source, one engine and one rolling state per symbol, the frame clock
+and the fan-out hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
+from typing import Any
+
+import orjson
+
+from api.frame_clock import FrameClock
+from api.hub import FrameHub
+from api.sources import open_source
+from config import Config
+from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
+from data_ingestion.binance.rest import BinanceRest
+from data_ingestion.clock import Clock, SystemClock
+from data_ingestion.engine import SymbolEngine
+from state.symbol_state import SymbolState
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.hub = FrameHub(config.client_queue_size)
+        self.engines: dict[str, SymbolEngine] = {}
+        self.states: dict[str, SymbolState] = {}
+        self.feed: BinanceFuturesFeed | None = None
+        self.frame_clock = FrameClock(self.clock, self._on_tick)
+        self.source = None
+        self.started = asyncio.Event()
+        self._stack = AsyncExitStack()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.on_engines_ready: list[Callable[[], None]] = []  # run once engines exist
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.engines)
+
+    async def start(self) -> None:
+        config = self.config
+        self.source = await self._stack.enter_async_context(open_source(config, self.clock))
+        rest = BinanceRest(self.source.rest_url, self.clock)
+        self._stack.push_async_callback(rest.aclose)
+        instruments = await load_instruments(rest, list(self.source.symbols))
+        # Replays may end and go quiet; never tear sockets down for that.
+        silence = None if config.source == "replay" else config.silence_timeout_s
+        self.feed = BinanceFuturesFeed(rest, self.source.ws_url, instruments, self.clock,
+                                       silence, config.snapshot_limit)
+        for symbol, instrument in instruments.items():
+            engine = SymbolEngine(instrument, self.feed.fetch_snapshot, self.clock,
+                                  queue_size=config.engine_queue_size,
+                                  stale_after_s=config.stale_after_s)
+            state = SymbolState.from_config(instrument, engine.book, config)
+            engine.attach_observer(state)
+            self.engines[symbol] = engine
+            self.states[symbol] = state
+        self.feed.attach(self.engines.values())
+        for ready in self.on_engines_ready:
+            ready()
+        self._spawn(self.feed.run(), "feed")
+        for engine in self.engines.values():
+            self._spawn(engine.run(), f"engine-{engine.symbol}")
+        self._spawn(self.frame_clock.run(), "frame-clock")
+        self.started.set()
+        log.info("depthlens running %s for %s", config.source, ", ".join(self.engines))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._stack.aclose()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _task_done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    # ---- health and frames ------------------------------------------------------------------
+
+    def integrity(self) -> dict[str, dict[str, object]]:
+        return {symbol: self.symbol_health(symbol) for symbol in self.engines}
+
+    def symbol_health(self, symbol: str) -> dict[str, object]:
+        engine = self.engines[symbol]
+        age = engine.last_event_age_s()
+        return {
+            "state": engine.status(),
+            "last_update_id": engine.sync.last_applied_u,
+            "last_event_age_ms": None if age is None else round(age * 1000, 1),
+            "gaps": engine.sync.stats.gaps,
+            "resyncs": engine.sync.stats.resyncs,
+            "msgs_per_s": round(engine.diff_rate.rate(), 2),
+        }
+
+    def _on_tick(self, ts: float, now_ns: int) -> None:
+        integrity = {
+            symbol: {"status": h["state"], "last_update_id": h["last_update_id"],
+                     "last_event_age_ms": h["last_event_age_ms"], "gaps": h["gaps"],
+                     "resyncs": h["resyncs"]}
+            for symbol, h in self.integrity().items()
+        }
+        for symbol, state in self.states.items():
+            # Encoded once per symbol, however many clients watch it.
+            encoded = orjson.dumps(state.cut_frame(ts, now_ns, integrity)).decode()
+            self.hub.publish(symbol, encoded, int(ts * 1e9))

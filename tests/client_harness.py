@@ -1,0 +1,59 @@
+"""Running the real depthlens client (REST + sockets + engines) against a server, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
+from data_ingestion.binance.rest import BinanceRest
+from data_ingestion.clock import SystemClock
+from data_ingestion.engine import SymbolEngine
+from orderbook.sync import SyncState
+
+
+async def until(predicate: Callable[[], bool], timeout_s: float = 20.0,
+                what: str = "condition") -> None:
+    """Wait (bounded) for ``predicate``; fail with ``what`` when it never holds."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class RunningClient:
+    feed: BinanceFuturesFeed
+    engines: dict[str, SymbolEngine]
+    rest: BinanceRest
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def live(self, symbol: str) -> bool:
+        engine = self.engines[symbol]
+        return engine.connected and engine.sync.state is SyncState.LIVE
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.rest.aclose()
+
+
+async def start_client(rest_url: str, ws_url: str, symbols: list[str],
+                       silence_timeout_s: float | None = 3.0) -> RunningClient:
+    clock = SystemClock()
+    rest = BinanceRest(rest_url, clock)
+    instruments = await load_instruments(rest, symbols)
+    feed = BinanceFuturesFeed(rest, ws_url, instruments, clock, silence_timeout_s,
+                              reconnect_backoff_s=(0.05, 0.5))
+    engines = {s: SymbolEngine(i, feed.fetch_snapshot, clock) for s, i in instruments.items()}
+    feed.attach(engines.values())
+    client = RunningClient(feed, engines, rest)
+    client.tasks.append(asyncio.create_task(feed.run()))
+    client.tasks.extend(asyncio.create_task(e.run()) for e in engines.values())
+    for symbol in symbols:
+        await until(lambda s=symbol: client.live(s), 30, f"{symbol} live")
+    return client
