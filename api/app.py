@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 import orjson
+import psutil
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 
@@ -24,6 +25,7 @@ from config import Config
 from data_ingestion.clock import Clock
 
 log = logging.getLogger(__name__)
+_PROCESS = psutil.Process()
 
 
 def create_app(config: Config, clock: Clock | None = None,
@@ -56,7 +58,7 @@ def create_app(config: Config, clock: Clock | None = None,
         symbols = runtime.integrity()
         ok = bool(symbols) and all(h["state"] == "live" for h in symbols.values())
         return {"status": "ok" if ok else "degraded", "source": config.source,
-                "symbols": symbols}
+                "symbols": symbols, "process": {"rss_mb": round(_PROCESS.memory_info().rss / 2**20, 1)}}
 
     @app.get("/symbols", summary="Configured symbols with their tick and step sizes")
     def symbols() -> dict[str, object]:

@@ -40,6 +40,7 @@ class Runtime:
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self.on_engines_ready: list[Callable[[], None]] = []  # run once engines exist
+        self._collapsed: set[str] = set()
 
     @property
     def symbols(self) -> list[str]:
@@ -98,6 +99,7 @@ class Runtime:
     def symbol_health(self, symbol: str) -> dict[str, object]:
         engine = self.engines[symbol]
         age = engine.last_event_age_s()
+        sock = self.feed.depth_socket(symbol) if self.feed is not None else None
         return {
             "state": engine.status(),
             "last_update_id": engine.sync.last_applied_u,
@@ -105,9 +107,28 @@ class Runtime:
             "gaps": engine.sync.stats.gaps,
             "resyncs": engine.sync.stats.resyncs,
             "msgs_per_s": round(engine.diff_rate.rate(), 2),
+            "rate_collapsed": engine.diff_rate.collapsed(),
+            "watchdog": None if sock is None else {
+                "connected": sock.connected, "connects": sock.connects,
+                "silences": sock.silences, "renewals": sock.renewals,
+            },
         }
 
+    def _watch_rates(self) -> None:
+        """Log once when a symbol's update rate collapses, and once when it recovers."""
+        for symbol, engine in self.engines.items():
+            collapsed = engine.diff_rate.collapsed()
+            if collapsed != (symbol in self._collapsed):
+                if collapsed:
+                    self._collapsed.add(symbol)
+                    log.warning("%s: update rate collapsed to %.1f/s (baseline %.1f/s)", symbol,
+                                engine.diff_rate.rate(), engine.diff_rate.baseline)
+                else:
+                    self._collapsed.discard(symbol)
+                    log.info("%s: update rate recovered (%.1f/s)", symbol, engine.diff_rate.rate())
+
     def _on_tick(self, ts: float, now_ns: int) -> None:
+        self._watch_rates()
         integrity = {
             symbol: {"status": h["state"], "last_update_id": h["last_update_id"],
                      "last_event_age_ms": h["last_event_age_ms"], "gaps": h["gaps"],

@@ -44,12 +44,22 @@ class EngineCounters:
 
 
 class RateMeter:
-    """Events per second over the last few whole seconds, O(1) per event, fixed memory."""
+    """Events per second over the last few whole seconds, O(1) per event, fixed memory.
+
+    It also keeps a slow baseline (an exponential average of whole seconds, ~30 s time
+    constant) so a collapse of the rate - a feed that still connects but barely delivers - can
+    be flagged even though nothing is technically broken.
+    """
+
+    BASELINE_ALPHA = 1 / 30
+    COLLAPSE_RATIO = 0.2  # recent rate below a fifth of the baseline
+    MIN_BASELINE = 1.0  # events/s; quieter streams are not judged
 
     def __init__(self, clock: Clock, window_s: int = 5) -> None:
         self._clock = clock
         self._counts = [0] * window_s
         self._second = int(clock.monotonic())
+        self.baseline = 0.0
 
     def tick(self) -> None:
         self._roll()
@@ -61,12 +71,20 @@ class RateMeter:
         full = [c for i, c in enumerate(self._counts) if i != current]
         return sum(full) / len(full) if full else 0.0
 
+    def collapsed(self) -> bool:
+        return (self.baseline >= self.MIN_BASELINE
+                and self.rate() < self.COLLAPSE_RATIO * self.baseline)
+
     def _roll(self) -> None:
         now = int(self._clock.monotonic())
         if now == self._second:
             return
-        for s in range(self._second + 1, min(now, self._second + len(self._counts)) + 1):
-            self._counts[s % len(self._counts)] = 0
+        size = len(self._counts)
+        for second in range(self._second, min(now, self._second + 60)):
+            finished = self._counts[second % size] if second == self._second else 0
+            self.baseline += self.BASELINE_ALPHA * (finished - self.baseline)
+        for s in range(self._second + 1, min(now, self._second + size) + 1):
+            self._counts[s % size] = 0
         self._second = now
 
 

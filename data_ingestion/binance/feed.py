@@ -100,6 +100,14 @@ class BinanceFuturesFeed:
             for sock in self.sockets:
                 tasks.create_task(sock.run(), name=sock.name)
 
+    def depth_socket(self, symbol: str) -> SupervisedSocket | None:
+        """The socket carrying ``symbol``'s depth stream (for health reporting)."""
+        stream = DEPTH_STREAM.format(symbol.lower())
+        for sock in self.sockets:
+            if sock.name.startswith("depth") and stream in sock.url.partition("streams=")[2].split("/"):
+                return sock
+        return None
+
     def _depth_state(self, url: str) -> Callable[[bool], None]:
         streams = url.partition("streams=")[2].split("/")
         covered = [s.partition("@")[0].upper() for s in streams]

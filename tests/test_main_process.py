@@ -1,0 +1,146 @@
+"""main.py as a user runs it: a real process, real ports, the same client path for every source."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from data_ingestion.binance.parser import FuturesParser
+from data_ingestion.events import DepthDiff
+from data_ingestion.recordings import is_snapshot, read_lines
+from local_exchange import LocalExchange
+from orderbook.book import L2Book
+from orderbook.sync import BookSync
+from tests.conftest import ROOT, futures_instruments
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def depthlens(*args: str) -> Iterator[httpx.Client]:
+    port = free_port()
+    log = open(ROOT / "test-artifacts" / f"main-{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "main.py", "--port", str(port), *args], cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            yield http
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def wait_health(http: httpx.Client, ok: callable, timeout_s: float = 60) -> dict:  # type: ignore[valid-type, type-arg]
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = http.get("/health").json()
+            if ok(last):
+                return last  # type: ignore[return-value]
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"health never satisfied the condition; last: {last}")
+
+
+def all_live(health: dict) -> bool:  # type: ignore[type-arg]
+    return health["status"] == "ok"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def artifacts() -> None:
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+
+
+def test_binance_source_against_any_compatible_server() -> None:
+    """The live-Binance code path, pointed at a Binance-compatible server on loopback."""
+    venue = LocalExchange(["BTCUSDT", "ETHUSDT"], seed=3).run_in_thread()
+    try:
+        url = f"127.0.0.1:{venue.exchange.port}"
+        with depthlens("--source", "binance", "--binance-rest-url", f"http://{url}",
+                       "--binance-ws-url", f"ws://{url}") as http:
+            health = wait_health(http, all_live)
+            assert health["source"] == "binance"
+            venue.drop_diff("BTCUSDT")
+            venue.reorder_diffs("ETHUSDT")
+            venue.rest_rate_limit(count=1, retry_after_s=1)
+            wait_health(http, lambda h: h["symbols"]["BTCUSDT"]["gaps"] >= 1
+                        and h["symbols"]["ETHUSDT"]["gaps"] >= 1)
+            venue.disconnect_all()
+            wait_health(http, lambda h: all_live(h) and all(
+                e["watchdog"]["connects"] >= 2 and e["resyncs"] >= 1 for e in h["symbols"].values()))
+            venue.pause()
+            try:
+                time.sleep(0.3)
+                for symbol in ("BTCUSDT", "ETHUSDT"):
+                    published_id, bids, asks = venue.published_book(symbol)
+                    wait_health(http, lambda h, s=symbol, u=published_id:
+                                h["symbols"][s]["last_update_id"] == u, 20)
+                    book = http.get(f"/book/{symbol}", params={"depth": 1000}).json()
+                    assert book["last_update_id"] == published_id
+                    assert book["bids"] == [[p / 100, q / 1000] for p, q in bids[:1000]]
+                    assert book["asks"] == [[p / 100, q / 1000] for p, q in asks[:1000]]
+            finally:
+                venue.resume()
+    finally:
+        venue.stop()
+
+
+def final_book(paths: list[Path], symbol: str) -> tuple[int, list[list[float]], list[list[float]]]:
+    """The recording's last state, by the in-process path (no sockets), for comparison."""
+    parser = FuturesParser(futures_instruments())
+    book = L2Book()
+    sync = BookSync(symbol, book, lambda: None)
+    for ns, raw in read_lines(paths):
+        if is_snapshot(raw):
+            sync.on_snapshot(parser.parse_snapshot(symbol, raw, ns))
+        elif b"@depth" in raw[:40]:
+            event = parser.parse_stream(raw, ns)
+            if type(event) is DepthDiff:
+                sync.on_diff(event)
+    assert sync.last_applied_u is not None
+    return (sync.last_applied_u, [[p / 100, q / 1000] for p, q in book.top_bids(50)],
+            [[p / 100, q / 1000] for p, q in book.top_asks(50)])
+
+
+@pytest.mark.slow
+def test_replay_source_plays_a_recording_through_the_client(usdm_dir: Path) -> None:
+    paths = [usdm_dir / "hftbacktest_usdm_btcusdt_20240718.gz",
+             usdm_dir / "hftbacktest_usdm_btcusdt_20240719.gz"]
+    last_u, bids, asks = final_book(paths, "BTCUSDT")
+    with depthlens("--source", "replay", "--replay", *map(str, paths), "--speed", "60") as http:
+        health = wait_health(http, all_live)
+        assert list(health["symbols"]) == ["BTCUSDT"]  # the recording decides the symbols
+        wait_health(http, lambda h: h["symbols"]["BTCUSDT"]["last_update_id"] == last_u, 60)
+        book = http.get("/book/BTCUSDT", params={"depth": 50}).json()
+        assert (book["bids"], book["asks"]) == (bids, asks)
+        assert http.get("/health").json()["symbols"]["BTCUSDT"]["gaps"] == 0
+
+
+def test_symbols_the_source_cannot_serve_are_a_one_line_error(usdm_dir: Path) -> None:
+    for args in (["--symbols", "DOGEUSDT"],
+                 ["--source", "replay", "--replay",
+                  str(usdm_dir / "hftbacktest_usdm_ethusdt_20240808.gz"), "--symbols", "BTCUSDT"]):
+        result = subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "--symbols" in result.stderr
