@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-import orjson
 import psutil
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
@@ -117,7 +116,7 @@ async def stream_frames(runtime: Runtime, metrics: Metrics, websocket: WebSocket
     """Snapshot first, then every frame; a client that lags gets only the newest ones."""
     slot = runtime.hub.subscribe(symbol)
     # No await between subscribing and building the snapshot: no frame can fall in between.
-    snapshot = orjson.dumps(runtime.states[symbol].snapshot_message()).decode()
+    snapshot = runtime.snapshot_text(symbol)
     receiver = asyncio.create_task(_wait_for_close(websocket))
     try:
         await websocket.send_text(snapshot)

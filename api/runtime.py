@@ -41,6 +41,9 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.on_engines_ready: list[Callable[[], None]] = []  # run once engines exist
         self._collapsed: set[str] = set()
+        # Encoded snapshot per symbol, valid until the next frame: the history only changes once
+        # a second, so a thousand clients connecting at once cost one encoding, not a thousand.
+        self._snapshot_cache: dict[str, tuple[int, str]] = {}
 
     @property
     def symbols(self) -> list[str]:
@@ -126,6 +129,15 @@ class Runtime:
                 else:
                     self._collapsed.discard(symbol)
                     log.info("%s: update rate recovered (%.1f/s)", symbol, engine.diff_rate.rate())
+
+    def snapshot_text(self, symbol: str) -> str:
+        """The ``snapshot`` message of docs/frames.md for ``symbol``, encoded."""
+        ticks = self.frame_clock.ticks
+        cached = self._snapshot_cache.get(symbol)
+        if cached is None or cached[0] != ticks:
+            cached = (ticks, orjson.dumps(self.states[symbol].snapshot_message()).decode())
+            self._snapshot_cache[symbol] = cached
+        return cached[1]
 
     def _on_tick(self, ts: float, now_ns: int) -> None:
         self._watch_rates()
