@@ -1,0 +1,319 @@
+"""``LocalExchange``: a Binance USDT-M look-alike on 127.0.0.1 (simulated or replayed market).
+
+One event loop owns everything: the matching engines, the publishers and the server. The
+simulation ticks every ``publish_interval_ms``: the flow model runs for one interval, each symbol
+publishes one ``depthUpdate`` on ``<sym>@depth@100ms`` (merged into ``@depth`` and
+``@depth@500ms``), its ``aggTrade``s and a ``bookTicker`` when the touch changed. Fault-injection
+methods are plain synchronous calls on that loop; from another thread use ``run_in_thread()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from local_exchange.faults import (
+    INVALID_JSON_FRAME,
+    DepthFaults,
+    MalformedKind,
+    missing_fields,
+)
+from local_exchange.instruments import KNOWN_SPECS, SymbolSpec
+from local_exchange.market_model import FlowParams, SimulatedSymbol
+from local_exchange.matching import Level, Side
+from local_exchange.publisher import DepthMerger, Payload
+from local_exchange.recording import RecordedMessage
+from local_exchange.replay import ReplayMarket
+from local_exchange.rest import RestApi, Snapshot
+from local_exchange.server import ServerSettings, StreamServer
+from local_exchange.streams import DEPTH_SPEEDS
+
+if TYPE_CHECKING:
+    from local_exchange.threaded import ExchangeThread
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], int]
+PublishedBook = tuple[int, list[Level], list[Level]]
+# Any depth stream name a client may use receives the recorded diffs in replay.
+_REPLAY_DEPTH_NAMES = ("depth", "depth@100ms", "depth@250ms", "depth@500ms", "depth@0ms")
+_REPLAY_KIND = "recorded"
+
+
+class SimulatedMarket:
+    """BookSource over the simulated symbols (the live engine book, unpublished changes too)."""
+
+    def __init__(self, sims: Mapping[str, SimulatedSymbol]) -> None:
+        self.sims = sims
+        self.specs = {symbol: sim.spec for symbol, sim in sims.items()}
+
+    def listed(self) -> Mapping[str, SymbolSpec]:
+        return self.specs
+
+    def snapshot(self, symbol: str, limit: int, stale: bool) -> Snapshot | None:
+        sim = self.sims[symbol]
+        old = sim.publisher.stale_book() if stale else None
+        if old is not None:
+            return Snapshot(old.update_id, old.transaction_ms, old.bids[:limit], old.asks[:limit])
+        # Snapshot at id L holds exactly the changes with id <= L, published or not yet.
+        bids, asks = sim.engine.depth(limit)
+        return Snapshot(sim.engine.update_id, sim.engine.last_change_ns // 1_000_000, bids, asks)
+
+
+class LocalExchange:
+    """The local exchange. Simulated unless ``replay_files`` are given.
+
+    Args:
+        symbols: simulated symbols (must be in ``KNOWN_SPECS`` unless ``specs`` adds them);
+            ignored in replay, where the recordings decide.
+        seed: seeds the order-flow model (same seed, same flow given the same tick count).
+        clock: returns ns; stamps E/T fields, REST times and the rate-limit window.
+        replay_files: hftbacktest ``.gz`` recordings to replay instead of simulating.
+        speed: replay speed, times real time.
+        settings: WebSocket ping interval, pong timeout, max lifetime, send queue size.
+        flow: per-symbol ``FlowParams`` overrides for the model.
+        publish_interval_ms: the ``@depth@100ms`` cadence (keep 100 unless testing).
+    """
+
+    def __init__(self, symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), *, seed: int = 1,
+                 clock: Clock = time.time_ns, replay_files: Iterable[Path | str] = (),
+                 speed: float = 1.0, settings: ServerSettings | None = None,
+                 flow: Mapping[str, FlowParams] | None = None,
+                 specs: Mapping[str, SymbolSpec] | None = None,
+                 host: str = "127.0.0.1", port: int = 0, publish_interval_ms: int = 100) -> None:
+        self.clock = clock
+        self.host, self._requested_port = host, port
+        self.publish_interval_ms = publish_interval_ms
+        self._running = asyncio.Event()
+        self._running.set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._replay: ReplayMarket | None = None
+        self._sims: dict[str, SimulatedSymbol] = {}
+        files = list(replay_files)
+        if files:
+            self._replay = ReplayMarket(files, speed)
+            source: SimulatedMarket | ReplayMarket = self._replay
+            kinds: tuple[str, ...] = (_REPLAY_KIND,)
+        else:
+            known = {**KNOWN_SPECS, **(specs or {})}
+            now = clock()
+            self._sims = {s: SimulatedSymbol(known[s], seed, (flow or {}).get(s), now)
+                          for s in (sym.upper() for sym in symbols)}
+            source = SimulatedMarket(self._sims)
+            kinds = tuple(DEPTH_SPEEDS)
+        self.symbols = tuple(source.listed())
+        self.rest = RestApi(source, clock)
+        self.server = StreamServer(self.rest, settings)
+        self._faults = {s: DepthFaults(kinds) for s in self.symbols}
+        self._mergers = {s: {kind: DepthMerger(ms, sim.publisher.last_u)
+                             for kind, ms in DEPTH_SPEEDS.items() if ms != 100}
+                         for s, sim in self._sims.items()}
+        self._last_depth: dict[str, Payload] = {}
+        self.port: int | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        """Bind (127.0.0.1, free port by default) and start the market."""
+        self.port = await self.server.start(self.host, self._requested_port)
+        if self._replay is not None:
+            self._tasks.append(asyncio.create_task(self._replay.run(self._emit_recorded,
+                                                                    self._running)))
+        else:
+            self._tasks.append(asyncio.create_task(self._run_sim()))
+        log.info("local exchange on %s (%s)", self.rest_url,
+                 "replay" if self._replay else "simulated")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.server.stop()
+
+    async def __aenter__(self) -> LocalExchange:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    def run_in_thread(self) -> ExchangeThread:
+        """Start on a private event loop in a daemon thread; see ``ExchangeThread``."""
+        from local_exchange.threaded import ExchangeThread
+
+        return ExchangeThread(self).start()
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self._bound_port()}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self._bound_port()}"
+
+    def _bound_port(self) -> int:
+        if self.port is None:
+            raise RuntimeError("LocalExchange not started")
+        return self.port
+
+    # ------------------------------------------------------------ market state
+    @property
+    def is_replay(self) -> bool:
+        return self._replay is not None
+
+    @property
+    def finished(self) -> bool:
+        """Replay only: True once the whole recording has been sent (the server stays up)."""
+        return self._replay is not None and self._replay.finished.is_set()
+
+    async def wait_finished(self) -> None:
+        if self._replay is None:
+            raise RuntimeError("not a replay")
+        await self._replay.finished.wait()
+
+    def pause(self) -> None:
+        """Stop the order flow (or the replay clock); pending changes still get published."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def published_book(self, symbol: str) -> PublishedBook:
+        """``(last published update id, bids best first, asks best first)`` in integer units."""
+        if self._replay is not None:
+            snap = self._replay.books[symbol].state(0, stale=False)
+            if snap is None:
+                raise LookupError(f"{symbol}: recording has no snapshot")
+            return snap.last_update_id, snap.bids, snap.asks
+        book = self._sims[symbol].publisher.published_book()
+        return book.update_id, book.bids, book.asks
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        return self.rest.source.listed()[symbol]
+
+    # ------------------------------------------------------ scenario orders (sim)
+    def submit_limit(self, symbol: str, side: Side, price: int, qty: int) -> int | None:
+        """Place a limit order (integer units); returns its id, None if it filled at once."""
+        return self._sims[symbol].engine.add_limit(side, price, qty, self.clock())
+
+    def cancel_order(self, symbol: str, order_id: int) -> bool:
+        return self._sims[symbol].engine.cancel(order_id, self.clock())
+
+    def submit_market(self, symbol: str, side: Side, qty: int) -> int:
+        """Market order (integer qty units); returns the filled quantity."""
+        return self._sims[symbol].engine.market(side, qty, self.clock())
+
+    # ------------------------------------------------------------------ faults
+    def drop_diff(self, symbol: str) -> None:
+        """The next depth diff of ``symbol`` is not sent (on every depth stream): pu breaks."""
+        self._faults[symbol].arm("drop")
+
+    def duplicate_diff(self, symbol: str) -> None:
+        """The next depth diff of ``symbol`` is sent twice."""
+        self._faults[symbol].arm("duplicate")
+
+    def reorder_diffs(self, symbol: str) -> None:
+        """The next two depth diffs of ``symbol`` are sent in swapped order."""
+        self._faults[symbol].arm("reorder")
+
+    def disconnect_all(self) -> int:
+        """Abort every WebSocket at the TCP level (no close frame). Returns how many."""
+        return self.server.abort_all()
+
+    def silence(self, seconds: float) -> int:
+        """Open WebSockets get no frames for ``seconds``; TCP stays open. Returns how many."""
+        return self.server.silence_all(seconds)
+
+    def rest_rate_limit(self, count: int = 1, retry_after_s: int = 1) -> None:
+        """The next ``count`` depth requests get 429 with ``Retry-After: retry_after_s``."""
+        self.rest.faults.rate_limited = count
+        self.rest.faults.retry_after_s = retry_after_s
+
+    def rest_server_error(self, count: int = 1, status: int = 503) -> None:
+        """The next ``count`` depth requests get HTTP ``status`` (5xx) with a Binance body."""
+        self.rest.faults.server_errors = count
+        self.rest.faults.server_error_status = status
+
+    def stale_snapshot(self, symbol: str, count: int = 1) -> None:
+        """The next ``count`` snapshots of ``symbol`` come from an older published state."""
+        assert self.rest.faults.stale_snapshots is not None
+        self.rest.faults.stale_snapshots[symbol] = count
+
+    def malformed_frame(self, symbol: str, kind: MalformedKind = "invalid_json") -> int:
+        """Send one bad frame to every depth subscriber of ``symbol`` now.
+
+        ``invalid_json``: a text frame that is not JSON. ``missing_fields``: the latest
+        depthUpdate without ``U``/``u``/``pu`` (combined subscribers get it wrapped). Returns the
+        number of connections reached (0 before the first diff for ``missing_fields``).
+        """
+        names = self._depth_names(symbol)
+        if kind == "invalid_json":
+            return self.server.send_text(names, INVALID_JSON_FRAME)
+        last = self._last_depth.get(symbol)
+        if last is None:
+            return 0
+        return self.server.publish(names, missing_fields(last))
+
+    # ---------------------------------------------------------------- internals
+    def _depth_names(self, symbol: str) -> list[str]:
+        kinds = _REPLAY_DEPTH_NAMES if self._replay else tuple(DEPTH_SPEEDS) + ("depth@0ms",)
+        return [f"{symbol.lower()}@{kind}" for kind in kinds]
+
+    async def _run_sim(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.publish_interval_ms / 1000
+        due = loop.time()
+        while True:
+            due += interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if loop.time() - due > 5 * interval:
+                due = loop.time()  # fell far behind (suspended?): skip, don't burst
+            self._tick(interval)
+
+    def _tick(self, dt_s: float) -> None:
+        now_ns = self.clock()
+        now_ms = now_ns // 1_000_000
+        flowing = self._running.is_set()
+        for symbol, sim in self._sims.items():
+            out = sim.step(now_ns, dt_s, flow=flowing)
+            lower = symbol.lower()
+            if out.depth is not None:
+                self._last_depth[symbol] = out.depth
+                self._send_depth(symbol, "depth@100ms", out.depth)
+                for merger in self._mergers[symbol].values():
+                    merger.add(out.depth, now_ms)
+            for kind, merger in self._mergers[symbol].items():
+                merged = merger.flush_due(now_ms)
+                if merged is not None:
+                    self._send_depth(symbol, kind, merged)
+            for trade in out.agg_trades:
+                self.server.publish((f"{lower}@aggtrade",), trade)
+            if out.book_ticker is not None:
+                self.server.publish((f"{lower}@bookticker",), out.book_ticker)
+
+    def _send_depth(self, symbol: str, kind: str, event: Payload) -> None:
+        names = (f"{symbol.lower()}@{kind}",)
+        for payload in self._faults[symbol].apply(kind, event):
+            self.server.publish(names, payload)
+
+    def _emit_recorded(self, msg: RecordedMessage) -> None:
+        lower, event = msg.symbol.lower(), msg.data.get("e")
+        if event == "depthUpdate":
+            self._last_depth[msg.symbol] = msg.data
+            names = [f"{lower}@{kind}" for kind in _REPLAY_DEPTH_NAMES]
+            for payload in self._faults[msg.symbol].apply(_REPLAY_KIND, msg.data):
+                self.server.publish(names, payload)
+        elif event == "bookTicker":
+            self.server.publish((f"{lower}@bookticker",), msg.data)
+        elif event in ("trade", "aggTrade"):
+            # Futures recordings carry `trade`; serve it to aggTrade and trade subscribers.
+            self.server.publish((f"{lower}@aggtrade", f"{lower}@trade"), msg.data)
+        else:
+            self.server.publish((msg.stream.lower(),), msg.data)
+

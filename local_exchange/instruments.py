@@ -1,0 +1,62 @@
+"""Symbols the local exchange lists: precision, tick, lot step and where the simulation starts.
+
+The values for BTCUSDT and ETHUSDT are Binance USDT-M's own (exchangeInfo, 2024); any other symbol
+seen in a recording gets decimals inferred from the recorded strings (see ``infer_spec``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orderbook.instrument import Instrument
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """One listed symbol: its ``Instrument`` plus the exchangeInfo strings Binance reports."""
+
+    instrument: Instrument
+    tick_size: str
+    step_size: str
+    price_precision: int
+    quantity_precision: int
+    start_price: str = "0"
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @classmethod
+    def make(cls, symbol: str, tick_size: str, step_size: str, price_precision: int,
+             quantity_precision: int, start_price: str = "0") -> SymbolSpec:
+        instrument = Instrument.from_steps(symbol, tick_size, step_size, price_precision,
+                                          quantity_precision)
+        return cls(instrument, tick_size, step_size, price_precision, quantity_precision,
+                   start_price)
+
+
+KNOWN_SPECS: dict[str, SymbolSpec] = {
+    "BTCUSDT": SymbolSpec.make("BTCUSDT", "0.10", "0.001", 2, 3, "61800.20"),
+    "ETHUSDT": SymbolSpec.make("ETHUSDT", "0.01", "0.001", 2, 3, "2680.00"),
+}
+
+
+def _decimals(text: str) -> int:
+    _, _, frac = text.partition(".")
+    return len(frac)
+
+
+def infer_spec(symbol: str, price_text: str, qty_text: str) -> SymbolSpec:
+    """A spec for a recorded symbol Binance did not tell us about.
+
+    Binance prints fixed decimals (``"61800.20"``, ``"0.014"``), so the string widths give the
+    precisions; the true tick may be coarser, but one unit of the last decimal is the only tick
+    the recording itself proves.
+    """
+    known = KNOWN_SPECS.get(symbol)
+    if known is not None:
+        return known
+    price_decimals, qty_decimals = _decimals(price_text), _decimals(qty_text)
+    tick = "1" if price_decimals == 0 else "0." + "0" * (price_decimals - 1) + "1"
+    step = "1" if qty_decimals == 0 else "0." + "0" * (qty_decimals - 1) + "1"
+    return SymbolSpec.make(symbol, tick, step, price_decimals, qty_decimals, price_text)

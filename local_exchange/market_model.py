@@ -1,0 +1,189 @@
+"""Synthetic order flow for the simulated symbols: seeded, cheap, statistically Binance-like.
+
+Calibrated against the 2024-08-08 BTCUSDT/ETHUSDT recordings (see scripts/feed_stats.py): most
+level changes happen hundreds of ticks from the touch (only ~5% within 10 ticks), the spread is
+almost always one tick, and market orders have heavy-tailed sizes that sometimes sweep levels.
+
+Flow per symbol, all Poisson: limit orders (price distance from the same-side touch: a small
+near-touch share, a lognormal far share), uniform random cancels (every resting order has the
+same hazard, so the book relaxes to ``limit_rate * lifetime`` orders per side), market orders
+with Pareto notional whose side leans toward a latent random-walk fair price (that lean is what
+makes the mid wander: takers deplete the touch on the side the fair price moved to). When the
+spread is wider than one tick, some new orders improve it, which
+is what keeps the real books at one tick. Each side is trimmed to ``max_levels`` by cancelling
+the farthest level, so a 1000-level snapshot is the whole book.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from local_exchange.instruments import SymbolSpec
+from local_exchange.matching import MatchingEngine, Side
+from local_exchange.publisher import DepthPublisher, TickOutput
+
+
+@dataclass(frozen=True, slots=True)
+class FlowParams:
+    """Order-flow knobs for one symbol. Rates are per second; notionals in quote currency."""
+
+    limit_rate: float = 200.0         # new limit orders per side
+    order_lifetime_s: float = 12.0    # mean resting time before a random cancel
+    market_rate: float = 25.0         # market orders, both sides together
+    near_share: float = 0.05          # share of limit orders within 10 ticks of the touch
+    near_mean_ticks: float = 2.0
+    far_median_ticks: float = 250.0   # lognormal distance of the other limit orders
+    far_sigma: float = 0.9
+    max_distance_ticks: int = 2500
+    improve_prob: float = 0.85        # when spread > 1 tick: share of orders placed inside it
+    near_notional_median: float = 500.0
+    fair_vol_ticks: float = 6.0       # latent fair price: random walk, ticks per sqrt(second)
+    fair_pull_ticks: float = 3.0      # how strongly takers lean toward the fair price
+    limit_notional_median: float = 2_000.0
+    limit_notional_sigma: float = 1.6
+    market_notional_min: float = 1_000.0
+    market_pareto_alpha: float = 1.15
+    market_notional_max: float = 3_000_000.0
+    max_levels: int = 780
+    ids_per_change_max: int = 124     # Binance: ~62 update ids per published level change
+
+
+DEFAULT_FLOW: dict[str, FlowParams] = {
+    "BTCUSDT": FlowParams(),
+    "ETHUSDT": FlowParams(market_rate=15.0, far_median_ticks=180.0, market_notional_min=250.0,
+                          near_notional_median=200.0, limit_notional_median=800.0),
+}
+
+
+class SimulatedSymbol:
+    """Engine + flow + publisher for one symbol; ``step`` advances by one publish interval."""
+
+    def __init__(self, spec: SymbolSpec, seed: int, params: FlowParams | None = None,
+                 start_ns: int = 0) -> None:
+        self.spec = spec
+        self.params = params or DEFAULT_FLOW.get(spec.symbol, FlowParams())
+        self.rng = random.Random(f"{seed}:{spec.symbol}")
+        instrument = spec.instrument
+        self.tick = instrument.tick_units
+        self.step_units = instrument.step_units
+        self.reference = instrument.prices.parse(spec.start_price)
+        self.fair = float(self.reference)
+        gap_max = self.params.ids_per_change_max
+        self.engine = MatchingEngine(
+            spec.symbol,
+            first_update_id=4_000_000_000_000 + self.rng.randrange(10**12),
+            first_trade_id=1_000_000_000 + self.rng.randrange(10**9),
+            id_gap=lambda: self.rng.randrange(gap_max))
+        self._seed_book(start_ns)
+        self.engine.drain_changes()
+        self.engine.drain_takes()
+        self.publisher = DepthPublisher(self.engine, spec,
+                                        first_agg_id=300_000_000 + self.rng.randrange(10**8))
+
+    # ---------------------------------------------------------------- stepping
+    def step(self, now_ns: int, dt_s: float, flow: bool = True) -> TickOutput:
+        """Run ``dt_s`` seconds of flow ending at ``now_ns`` (unless paused), then publish."""
+        if flow:
+            self._run_flow(now_ns, dt_s)
+        return self.publisher.publish(now_ns // 1_000_000)
+
+    def _run_flow(self, now_ns: int, dt_s: float) -> None:
+        p, engine, rng = self.params, self.engine, self.rng
+        self.fair += rng.gauss(0.0, p.fair_vol_ticks * math.sqrt(dt_s)) * self.tick
+        cancel_rate = len(engine.orders) / p.order_lifetime_s
+        limit_rate = 2 * p.limit_rate
+        total = limit_rate + cancel_rate + p.market_rate
+        start_ns = now_ns - int(dt_s * 1e9)
+        t = rng.expovariate(total)
+        while t < dt_s:
+            ts = start_ns + int(t * 1e9)
+            u = rng.random() * total
+            if u < limit_rate:
+                self._limit_order("buy" if u < p.limit_rate else "sell", ts)
+            elif u < limit_rate + cancel_rate:
+                order = engine.random_order(rng)
+                if order is not None:
+                    engine.cancel(order.order_id, ts)
+            else:
+                self._market_order(ts)
+            t += rng.expovariate(total)
+        self._trim(now_ns)
+
+    # ------------------------------------------------------------------ orders
+    def _touch(self, side: Side) -> int:
+        bid, ask = self.engine.best_bid(), self.engine.best_ask()
+        if bid is not None and ask is not None:
+            self.reference = (bid + ask) // 2
+        if side == "buy":
+            return bid if bid is not None else (ask - self.tick if ask else self.reference)
+        return ask if ask is not None else (bid + self.tick if bid else self.reference)
+
+    def _limit_order(self, side: Side, ts: int) -> None:
+        p, rng, tick = self.params, self.rng, self.tick
+        bid, ask = self.engine.best_bid(), self.engine.best_ask()
+        wide = bid is not None and ask is not None and ask - bid > tick
+        if wide and rng.random() < p.improve_prob:
+            assert bid is not None and ask is not None
+            price = bid + tick * rng.randint(1, (ask - bid) // tick - 1)
+            near = True
+        else:
+            price, near = self._distance_price(side, self._touch(side))
+        if price <= 0:
+            return
+        median = p.near_notional_median if near else p.limit_notional_median
+        notional = median * math.exp(rng.gauss(0.0, p.limit_notional_sigma))
+        self.engine.add_limit(side, price, self._lots(notional, price), ts)
+
+    def _distance_price(self, side: Side, touch: int) -> tuple[int, bool]:
+        p, rng = self.params, self.rng
+        if near := rng.random() < p.near_share:
+            ticks = min(int(rng.expovariate(1.0 / p.near_mean_ticks)), 10)
+        else:
+            ticks = int(p.far_median_ticks * math.exp(rng.gauss(0.0, p.far_sigma)))
+            ticks = min(max(ticks, 11), p.max_distance_ticks)
+        # Snap to the tick grid (a touch price always is; the reference mid may not be).
+        touch -= touch % self.tick
+        price = touch - ticks * self.tick if side == "buy" else touch + ticks * self.tick
+        return price, near
+
+    def _market_order(self, ts: int) -> None:
+        p, rng = self.params, self.rng
+        bid, ask = self.engine.best_bid(), self.engine.best_ask()
+        lean = 0.0
+        if bid is not None and ask is not None:
+            lean = math.tanh((self.fair - (bid + ask) / 2) / (p.fair_pull_ticks * self.tick))
+            # Keep the latent price within reach of the book so it cannot run away.
+            self.fair = min(max(self.fair, bid - 50 * self.tick), ask + 50 * self.tick)
+        side: Side = "buy" if rng.random() < 0.5 + 0.45 * lean else "sell"
+        notional = min(p.market_notional_min * rng.paretovariate(p.market_pareto_alpha),
+                       p.market_notional_max)
+        price = self._touch("sell" if side == "buy" else "buy")
+        if (self.engine.asks if side == "buy" else self.engine.bids):
+            self.engine.market(side, self._lots(notional, price), ts)
+
+    def _lots(self, notional: float, price: int) -> int:
+        instrument = self.spec.instrument
+        qty_units = notional * instrument.price_scale * instrument.qty_scale / price
+        lots = int(qty_units / self.step_units)
+        return max(lots, 1) * self.step_units
+
+    def _trim(self, ts: int) -> None:
+        """Keep each side under ``max_levels`` by cancelling its farthest level."""
+        for book, far_index in ((self.engine.bids, 0), (self.engine.asks, -1)):
+            while len(book) > self.params.max_levels:
+                _, level = book.peekitem(far_index)
+                for order_id in list(level.orders):
+                    self.engine.cancel(order_id, ts)
+
+    def _seed_book(self, ts: int) -> None:
+        """Start from roughly the steady state: ``limit_rate * lifetime`` orders per side."""
+        p, tick = self.params, self.tick
+        mid = self.reference - self.reference % tick
+        self.engine.add_limit("buy", mid, self._lots(p.limit_notional_median, mid), ts)
+        self.engine.add_limit("sell", mid + tick, self._lots(p.limit_notional_median, mid), ts)
+        for _ in range(int(p.limit_rate * p.order_lifetime_s)):
+            for side in ("buy", "sell"):
+                self._limit_order(side, ts)  # type: ignore[arg-type]
+        self._trim(ts)

@@ -1,0 +1,261 @@
+"""One 127.0.0.1 port for both REST and WebSocket, on the ``websockets`` asyncio server.
+
+``process_request`` answers REST paths with plain HTTP responses (the REST layer decides what);
+stream paths proceed to the WebSocket handshake. Each WebSocket connection gets a bounded send
+queue drained by its own writer task: a client that cannot keep up is aborted, never buffered
+forever. Payloads are encoded once per publish, not once per subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from local_exchange.streams import BadPath, StreamTarget, canonical, parse_target, route_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RestResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+RestHandler = Callable[[str], RestResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """WebSocket behaviour. Binance: ping every 3 min, pong within 10 min, 24 h lifetime."""
+
+    ping_interval_s: float | None = 180.0
+    pong_timeout_s: float | None = 600.0
+    max_lifetime_s: float = 24 * 3600.0
+    send_queue_size: int = 2048
+
+
+class Subscriber:
+    """One WebSocket connection: its route, framing, subscriptions and bounded send queue."""
+
+    def __init__(self, ws: ServerConnection, target: StreamTarget, queue_size: int) -> None:
+        self.ws = ws
+        self.route = target.route
+        self.combined = target.combined
+        self.streams: dict[str, str] = {}  # canonical name -> name as the client spelled it
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
+        self.silent_until = 0.0
+
+    def enqueue(self, frame: bytes) -> bool:
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+
+class StreamServer:
+    """Serves REST via ``rest`` and fans published payloads out to stream subscribers."""
+
+    def __init__(self, rest: RestHandler, settings: ServerSettings | None = None) -> None:
+        self.rest = rest
+        self.settings = settings or ServerSettings()
+        self.subscribers: set[Subscriber] = set()
+        self._index: dict[str, set[Subscriber]] = {}  # deliverable subscriptions only
+        self._server: Server | None = None
+        self.slow_client_aborts = 0
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._server = await serve(
+            self._handle, host, port, process_request=self._process_request,
+            ping_interval=self.settings.ping_interval_s,
+            ping_timeout=self.settings.pong_timeout_s, compression=None, max_size=2**16,
+            logger=_wire_logger())
+        return self.port
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    # ----------------------------------------------------------------- fan-out
+    def publish(self, names: Iterable[str], payload: dict[str, Any]) -> int:
+        """Send ``payload`` to every deliverable subscriber of any of ``names`` (canonical).
+
+        Returns the number of frames queued."""
+        raw: bytes | None = None
+        queued = 0
+        for name in names:
+            subscribers = self._index.get(name)
+            if not subscribers:
+                continue
+            raw = raw or orjson.dumps(payload)
+            wrapped: dict[str, bytes] = {}
+            for sub in list(subscribers):
+                if sub.combined:
+                    given = sub.streams.get(name, name)
+                    frame = wrapped.get(given)
+                    if frame is None:
+                        frame = wrapped[given] = (b'{"stream":' + orjson.dumps(given)
+                                                  + b',"data":' + raw + b"}")
+                else:
+                    frame = raw
+                self._deliver(sub, frame)
+                queued += 1
+        return queued
+
+    def send_text(self, names: Iterable[str], text: bytes) -> int:
+        """Send ``text`` verbatim (e.g. a malformed frame) to subscribers of ``names``."""
+        targets = {sub for name in names for sub in self._index.get(name, ())}
+        for sub in targets:
+            self._deliver(sub, text)
+        return len(targets)
+
+    def abort_all(self) -> int:
+        """Drop every WebSocket at the TCP level: no close frame, like a network failure."""
+        subs = list(self.subscribers)
+        for sub in subs:
+            sub.ws.transport.abort()
+        return len(subs)
+
+    def silence_all(self, seconds: float) -> int:
+        """Open connections send nothing for ``seconds`` (frames are dropped); TCP stays up."""
+        until = asyncio.get_running_loop().time() + seconds
+        for sub in self.subscribers:
+            sub.silent_until = until
+        return len(self.subscribers)
+
+    def _deliver(self, sub: Subscriber, frame: bytes) -> None:
+        if not sub.enqueue(frame):
+            # A stuck client is cut off rather than buffered without bound.
+            self.slow_client_aborts += 1
+            log.warning("send queue full, aborting %s", sub.ws.remote_address)
+            self._forget(sub)
+            sub.ws.transport.abort()
+
+    # ---------------------------------------------------------------- handlers
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        try:
+            parse_target(request.path)
+        except BadPath:
+            return _http_response(self.rest(request.path))
+        return None  # a stream path: go on with the WebSocket handshake
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        target = parse_target(ws.request.path if ws.request else "/")
+        sub = Subscriber(ws, target, self.settings.send_queue_size)
+        self.subscribers.add(sub)
+        self._subscribe(sub, target.streams)
+        writer = asyncio.create_task(self._write(sub))
+        try:
+            async with asyncio.timeout(self.settings.max_lifetime_s):
+                async for message in ws:
+                    self._control(sub, message)
+        except TimeoutError:
+            await ws.close(1000, "max connection lifetime")
+        except ConnectionClosed:
+            pass  # the peer went away; nothing to clean up beyond the finally block
+        finally:
+            self._forget(sub)
+            writer.cancel()
+
+    async def _write(self, sub: Subscriber) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                frame = await sub.queue.get()
+                if loop.time() < sub.silent_until:
+                    continue
+                await sub.ws.send(frame, text=True)
+        except ConnectionClosed:
+            return
+
+    # -------------------------------------------------------- control messages
+    def _control(self, sub: Subscriber, message: str | bytes) -> None:
+        try:
+            request = orjson.loads(message)
+            method, req_id = request["method"], request.get("id")
+            params = request.get("params", [])
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+            self._reply(sub, {"code": 2, "msg": "Invalid request: malformed JSON request"})
+            return
+        if method == "SUBSCRIBE" and _names(params):
+            self._subscribe(sub, params)
+            result: Any = None
+        elif method == "UNSUBSCRIBE" and _names(params):
+            for name in params:
+                self._index.get(canonical(name), set()).discard(sub)
+                sub.streams.pop(canonical(name), None)
+            result = None
+        elif method == "LIST_SUBSCRIPTIONS":
+            result = list(sub.streams.values())
+        elif method == "SET_PROPERTY" and isinstance(params, list) and params[:1] == ["combined"]:
+            sub.combined = bool(params[1]) if len(params) > 1 else sub.combined
+            result = None
+        elif method == "GET_PROPERTY" and params == ["combined"]:
+            result = sub.combined
+        else:
+            self._reply(sub, {"code": 2, "msg": f"Invalid request: unknown method {method!r}",
+                              "id": req_id})
+            return
+        self._reply(sub, {"result": result, "id": req_id})
+
+    def _reply(self, sub: Subscriber, payload: dict[str, Any]) -> None:
+        self._deliver(sub, orjson.dumps(payload))
+
+    def _subscribe(self, sub: Subscriber, names: Iterable[str]) -> None:
+        for name in names:
+            key = canonical(name)
+            sub.streams[key] = name
+            if route_of(key) == sub.route:
+                self._index.setdefault(key, set()).add(sub)
+
+    def _forget(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+        for key in sub.streams:
+            subs = self._index.get(key)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._index[key]
+
+
+def _wire_logger() -> logging.Logger:
+    """websockets logs every REST response at INFO; keep that at WARNING unless configured."""
+    wire = logging.getLogger("local_exchange.wire")
+    if wire.level == logging.NOTSET:
+        wire.setLevel(logging.WARNING)
+    return wire
+
+
+def _names(params: object) -> bool:
+    return isinstance(params, list) and bool(params) and all(isinstance(p, str) for p in params)
+
+
+def _http_response(resp: RestResponse) -> Response:
+    headers = Headers()
+    headers["Content-Type"] = "application/json"
+    headers["Content-Length"] = str(len(resp.body))
+    headers["Connection"] = "close"
+    for key, value in resp.headers.items():
+        headers[key] = value
+    return Response(resp.status, http.HTTPStatus(resp.status).phrase, headers, resp.body)

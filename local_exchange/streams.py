@@ -1,0 +1,69 @@
+"""Stream names, URL routing and subscription bookkeeping (Binance USDT-M, 2026 routed layout).
+
+``/public`` carries book data (depth, bookTicker), ``/market`` everything else we serve (aggTrade,
+trade). A connection without a routed prefix gets public data only. A stream subscribed under the
+wrong prefix is accepted and stays silent, as the docs say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit
+
+Route = Literal["public", "market"]
+
+DEPTH_SPEEDS: dict[str, int] = {"depth@100ms": 100, "depth": 250, "depth@500ms": 500}
+
+
+class BadPath(ValueError):
+    """The request path is not a market-stream URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTarget:
+    """What a WebSocket URL asks for: the route, raw vs combined framing, initial streams."""
+
+    route: Route
+    combined: bool
+    streams: tuple[str, ...]
+
+
+def canonical(name: str) -> str:
+    """Stream names are matched case-insensitively (``btcusdt@bookTicker``)."""
+    return name.strip().lower()
+
+
+def route_of(name: str) -> Route:
+    """Category of a stream by its kind (the part after the first ``@``)."""
+    kind = canonical(name).partition("@")[2]
+    if kind.startswith("depth") or kind == "bookticker" or kind.startswith("rpidepth"):
+        return "public"
+    return "market"
+
+
+def parse_target(path: str) -> StreamTarget:
+    """``/public/ws/a/b``, ``/market/stream?streams=a/b``, unrouted ``/ws/a``, ``/stream?...``."""
+    parts = urlsplit(path)
+    segments = [s for s in parts.path.split("/") if s]
+    route: Route = "public"
+    if segments and segments[0] in ("public", "market"):
+        route = segments[0]  # type: ignore[assignment]
+        segments = segments[1:]
+    if not segments:
+        raise BadPath(path)
+    if segments[0] == "ws":
+        return StreamTarget(route, False, tuple(s for s in segments[1:] if s))
+    if segments[0] == "stream" and len(segments) == 1:
+        joined = ",".join(parse_qs(parts.query).get("streams", []))
+        names = [s for chunk in joined.split(",") for s in chunk.split("/") if s]
+        return StreamTarget(route, True, tuple(names))
+    raise BadPath(path)
+
+
+def is_stream_path(path: str) -> bool:
+    try:
+        parse_target(path)
+    except BadPath:
+        return False
+    return True
