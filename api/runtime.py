@@ -148,6 +148,10 @@ class Runtime:
             for symbol, h in self.integrity().items()
         }
         for symbol, state in self.states.items():
-            # Encoded once per symbol, however many clients watch it.
-            encoded = orjson.dumps(state.cut_frame(ts, now_ns, integrity)).decode()
+            try:
+                # Encoded once per symbol, however many clients watch it.
+                encoded = orjson.dumps(state.cut_frame(ts, now_ns, integrity)).decode()
+            except Exception:  # one symbol's bug must not stop every symbol's frames
+                log.exception("%s: could not build the frame for %s", symbol, ts)
+                continue
             self.hub.publish(symbol, encoded, int(ts * 1e9))

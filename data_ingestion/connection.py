@@ -36,6 +36,7 @@ class SupervisedSocket:
         self.silences = 0
         self.renewals = 0
         self.failures = 0
+        self.handler_errors = 0
         self._on_frame = on_frame
         self._on_state = on_state
         self._clock = clock
@@ -76,7 +77,11 @@ class SupervisedSocket:
                 self._last_frame = self._clock.monotonic()
                 if self._backoff.attempts and self._last_frame - opened > 5.0:
                     self._backoff.reset()  # healthy for a while: the next failure starts over
-                self._on_frame(frame, self._clock.time_ns())  # type: ignore[arg-type]
+                try:
+                    self._on_frame(frame, self._clock.time_ns())  # type: ignore[arg-type]
+                except Exception:  # a handler bug must not take the whole feed down
+                    self.handler_errors += 1
+                    log.exception("%s: handler failed on frame %r", self.name, frame[:300])
         except websockets.exceptions.ConnectionClosedOK:
             log.info("%s: closed by %s", self.name, "us" if watchdog.done() else "the server")
         finally:

@@ -175,9 +175,16 @@ class SymbolEngine:
         while True:
             diff = await queue.get()
             while True:  # drain without a context switch per diff
-                on_diff(diff)
-                if self.after_diff is not None:
-                    self.after_diff(diff)
+                try:
+                    on_diff(diff)
+                    if self.after_diff is not None:
+                        self.after_diff(diff)
+                except Exception:
+                    # A bug in an observer may have left the book half-updated: never trust
+                    # it, rebuild it from a snapshot, and keep the engine running.
+                    log.exception("%s: failed handling diff u=%s; resyncing", self.symbol,
+                                  diff.last_update_id)
+                    self.sync.force_resync("internal error")
                 if queue.empty():
                     break
                 diff = queue.get_nowait()

@@ -151,3 +151,20 @@ async def test_dozens_of_disconnects_leave_exact_books_no_leaks(exchange: LocalE
     growth_mb = (psutil.Process().memory_info().rss - rss_before) / 2**20
     assert growth_mb < 40, f"RSS grew {growth_mb:.1f} MB over 30 reconnects"
     assert client.engines["BTCUSDT"].sync.state is SyncState.LIVE
+
+
+async def test_a_failing_consumer_resyncs_instead_of_killing_the_engine(
+        exchange: LocalExchange, client: RunningClient) -> None:
+    engine = client.engines["BTCUSDT"]
+    failures: list[int] = []
+
+    def fail_once(diff) -> None:  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(diff.last_update_id)
+            raise RuntimeError("observer bug")
+
+    engine.after_diff = fail_once
+    await until(lambda: bool(failures), 10, "the failure")
+    await until(lambda: engine.sync.stats.resyncs >= 1, 10, "the resync")
+    await settle(client)
+    await assert_book_equals_exchange(exchange, client, "BTCUSDT")
