@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_ingestion.engine import SymbolEngine
-from features.impact import ImpactInputError, simulate_on_book
+from features.impact import ImpactInputError, ImpactResult, simulate_on_book
 
 
 class SimulateRequest(BaseModel):
@@ -30,27 +31,13 @@ class SimulateRequest(BaseModel):
         return self
 
 
-class SimulateResponse(BaseModel):
+@dataclass(frozen=True)
+class SimulateResponse(ImpactResult):
+    """The walk (see ``features.impact`` for every field's definition) and the book it used."""
+
     symbol: str
-    side: Literal["buy", "sell"]
     status: str
     last_update_id: int | None
-    quantity: float | None
-    notional_requested: float | None
-    filled_qty: float
-    notional: float
-    avg_price: float | None
-    best_price: float | None
-    worst_price: float | None
-    mid_price: float | None
-    slippage: float | None
-    slippage_bps: float | None
-    slippage_vs_mid: float | None
-    slippage_vs_mid_bps: float | None
-    levels_consumed: int
-    unfilled_qty: float | None
-    unfilled_notional: float | None
-    fully_filled: bool
 
 
 def simulate_order(engine: SymbolEngine, request: SimulateRequest) -> SimulateResponse:
