@@ -1,0 +1,170 @@
+"""The page: header, KPI strip, integrity bar and the three chart panels.
+
+Static markup only. The browser script finds elements by id and fills them from the frames it
+receives; the settings it needs (symbols, figure skeletons, zoom choices) travel in the
+``data-config`` attribute of the root element, so nothing is fetched or computed per request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from dash import dcc, html
+
+from dashboard import figures
+
+
+def data_attrs(**values: str) -> dict[str, Any]:
+    """HTML ``data-*`` (and ``aria-*``) attributes as keyword arguments for a Dash component."""
+    return {name.replace("_", "-"): value for name, value in values.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    key: str
+    label: str
+    explanation: str
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("mid", "Mid", "Mid price: (best bid + best ask) / 2."),
+    Kpi("spread", "Spread", "Spread: best ask minus best bid, in basis points of the mid "
+        "(1 bp = 0.01 %); the price difference is shown below."),
+    Kpi("microprice", "Microprice", "Microprice: the mid weighted by the opposite side's size at "
+        "the best level; it leans toward the thinner side, where price tends to move next."),
+    Kpi("imbalance", "Imbalance", "Order book imbalance: (bid qty - ask qty) / (bid qty + ask "
+        "qty) over the top N levels; +1 = only bids, -1 = only asks."),
+    Kpi("ofi", "OFI", "Order flow imbalance over the last second: change of top-N bid volume "
+        "minus change of top-N ask volume, summed over every update; positive = buying pressure."),
+    Kpi("tps", "Trades/s", "Trades executed in the last second; below: taker buy and taker sell "
+        "volume of that second."),
+    Kpi("latency", "Latency", "Event-to-frame latency: time this frame was built minus the local "
+        "receive time of the last book event applied."),
+)
+
+# Price band choices, as half-heights in basis points around the mid (None = the server's band),
+# and price grouping factors, as multiples of the server's heatmap step.
+BAND_CHOICES: tuple[tuple[str, float | None], ...] = (
+    ("all", None), ("±10 bp", 10.0), ("±5 bp", 5.0), ("±2 bp", 2.0),
+)
+GROUP_CHOICES: tuple[int, ...] = (1, 2, 5, 10)
+SURFACE_EVERY_SECONDS = 5
+
+
+def page_config(symbols: Sequence[str]) -> dict[str, Any]:
+    """Everything the browser script needs to start, as plain JSON-able data."""
+    return {
+        "symbols": list(symbols),
+        "figures": {
+            "heatmap": figures.heatmap_figure(),
+            "depth": figures.depth_figure(),
+            "surface": figures.surface_figure(),
+        },
+        "bands": [value for _, value in BAND_CHOICES],
+        "groups": list(GROUP_CHOICES),
+        "surfaceEverySeconds": SURFACE_EVERY_SECONDS,
+        "wsPath": "/ws/",
+    }
+
+
+def _segmented(group_id: str, label: str, options: Sequence[tuple[str, str]], active: str,
+               title: str) -> html.Div:
+    buttons = [
+        html.Button(text, className="dl-seg-btn" + (" is-active" if value == active else ""),
+                    n_clicks=0,
+                    **data_attrs(data_value=value, aria_pressed=str(value == active).lower()))
+        for text, value in options
+    ]
+    return html.Div(
+        [html.Span(label, className="dl-seg-label"), html.Div(buttons, className="dl-seg")],
+        id=group_id, className="dl-control", title=title,
+    )
+
+
+def _header(symbols: Sequence[str]) -> html.Header:
+    band_options = [(text, "all" if value is None else f"{value:g}") for text, value in BAND_CHOICES]
+    group_options = [(f"{g}×", str(g)) for g in GROUP_CHOICES]
+    return html.Header([
+        html.Div([html.Span(className="dl-logo"), html.Span("depthlens", className="dl-name")],
+                 className="dl-brand"),
+        _segmented("dl-symbol", "Symbol", [(s, s) for s in symbols], symbols[0],
+                   "Switch the symbol shown in every chart."),
+        _segmented("dl-band", "Band", band_options, "all",
+                   "Price band around the mid shown in the heatmap, depth curve and surface."),
+        _segmented("dl-group", "Group", group_options, "1",
+                   "Price grouping: merge this many heatmap cells into one (sizes are summed)."),
+        html.Div([html.Span(className="dl-dot"), html.Span("connecting", id="dl-conn-text")],
+                 id="dl-conn", className="dl-conn", **data_attrs(data_state="connecting"),
+                 title="State of this page's WebSocket to the server."),
+    ], className="dl-header")
+
+
+def _kpis() -> html.Section:
+    cards = [
+        html.Div([
+            html.Div(kpi.label, className="dl-kpi-label"),
+            html.Div("—", id=f"dl-kpi-{kpi.key}", className="dl-kpi-value"),
+            html.Div("", id=f"dl-kpi-{kpi.key}-sub", className="dl-kpi-sub"),
+        ], className="dl-kpi", title=kpi.explanation, **data_attrs(data_kpi=kpi.key))
+        for kpi in KPIS
+    ]
+    return html.Section(cards, id="dl-kpis", className="dl-kpis")
+
+
+def _integrity(symbols: Sequence[str]) -> html.Section:
+    chips = [
+        html.Div([
+            html.Span(className="dl-dot"),
+            html.Span(symbol, className="dl-int-symbol"),
+            html.Span("waiting", className="dl-int-status"),
+            html.Span("", className="dl-int-detail"),
+        ], className="dl-int-chip", **data_attrs(data_symbol=symbol, data_state="unknown"),
+            title=f"{symbol}: book sync state, age of the last book event, update-id gaps "
+            "detected and snapshots re-fetched since start.")
+        for symbol in symbols
+    ]
+    return html.Section([html.Span("Integrity", className="dl-int-label"), *chips],
+                        id="dl-integrity", className="dl-integrity")
+
+
+def _panel(graph_id: str, title: str, hint: str, figure: dict[str, Any],
+           extra_class: str) -> html.Div:
+    return html.Div([
+        html.Div([html.Span(title, className="dl-panel-title"),
+                  html.Span(hint, className="dl-panel-hint", id=f"{graph_id}-hint")],
+                 className="dl-panel-head"),
+        dcc.Graph(id=graph_id, figure=figure, config=cast(Any, figures.graph_config()),
+                  className="dl-graph"),
+        html.Div(className="dl-stale-veil"),
+    ], className=f"dl-panel {extra_class}")
+
+
+def build_layout(symbols: Sequence[str]) -> html.Div:
+    """The whole page for the given configured symbols (first one shown first)."""
+    if not symbols:
+        raise ValueError("the dashboard needs at least one symbol")
+    return html.Div([
+        _header(symbols),
+        _kpis(),
+        _integrity(symbols),
+        html.Main([
+            html.Div("", id="dl-banner", className="dl-banner", **data_attrs(data_state="hidden")),
+            _panel("dl-heatmap", "Liquidity heatmap",
+                   "resting size by price over time · best bid/ask · trades sized by volume",
+                   figures.heatmap_figure(), "dl-panel-heatmap"),
+            _panel("dl-depth", "Depth", "cumulative quantity from the mid · circles: top-N levels",
+                   figures.depth_figure(), "dl-panel-depth"),
+            _panel("dl-surface", "Liquidity surface",
+                   f"time × price × size · redrawn every {SURFACE_EVERY_SECONDS} s",
+                   figures.surface_figure(), "dl-panel-surface"),
+        ], id="dl-main", className="dl-main"),
+        html.Footer([
+            html.Span("frames 0", id="dl-footer-frames"),
+            html.Span("", id="dl-footer-last"),
+            html.Span("", id="dl-footer-render"),
+        ], className="dl-footer"),
+    ], id="dl-root", className="dl-root",
+        **data_attrs(data_config=json.dumps(page_config(symbols), separators=(",", ":"))))
