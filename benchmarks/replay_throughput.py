@@ -12,7 +12,7 @@ so compare the ratio rather than one absolute time):
 Only the streams the live client subscribes to (depth and trades) are timed; bookTicker lines are
 skipped before parsing, as the client never receives them. Usage:
 
-    .venv/bin/python benchmarks/replay_throughput.py [FILE ...] [--repeat 3]
+    .venv/bin/python benchmarks/replay_throughput.py [FILE ...] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -116,29 +117,36 @@ def run_lean(lines: list[tuple[int, bytes]]) -> tuple[int, int]:
     return events, applied
 
 
-def measure(name: str, fn, lines, span_s: float, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        events, applied = fn(lines)
-        best = min(best, time.perf_counter() - t0)
-    print(f"{name:>10}: {events:7d} events ({applied} diffs applied) in {best:.3f}s = "
-          f"{events / best:9.0f} events/s = {span_s / best:7.0f}x real time")
-    return best
+def measure(runs: dict[str, object], lines, span_s: float, rounds: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Median CPU time per loop, the loops interleaved round by round so that the machine's
+    slow and fast moments fall on both alike."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    counts: dict[str, tuple[int, int]] = {}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            t0 = time.process_time()
+            counts[name] = fn(lines)  # type: ignore[operator]
+            times[name].append(time.process_time() - t0)
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    for name, median in medians.items():
+        events, applied = counts[name]
+        print(f"{name:>10}: {events:7d} events ({applied} diffs applied) in {median:.3f}s CPU "
+              f"(median of {rounds}) = {events / median:9.0f} events/s = "
+              f"{span_s / median:7.0f}x real time")
+    return medians
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("files", nargs="*", type=Path, default=[DEFAULT])
-    ap.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     lines, span_s = load(args.files)
     print(f"{', '.join(p.name for p in args.files)}: {len(lines)} depth+trade lines over "
           f"{span_s:.0f}s (read and gunzip: {time.perf_counter() - t0:.2f}s, not timed below)")
-    lean = measure("lean", run_lean, lines, span_s, args.repeat)
-    ours = measure("depthlens", run_depthlens, lines, span_s, args.repeat)
-    print(f"depthlens / lean time ratio: {ours / lean:.2f}")
+    medians = measure({"lean": run_lean, "depthlens": run_depthlens}, lines, span_s, args.rounds)
+    print(f"depthlens / lean time ratio: {medians['depthlens'] / medians['lean']:.2f}")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {rss_mb:.0f} MB (includes the recording held in memory)")
 

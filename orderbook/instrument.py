@@ -61,8 +61,10 @@ class FixedPointCodec:
         prices, qtys = self._cache, qty._cache
         try:
             return [(prices[p], qtys[q]) for p, q in pairs]
-        except KeyError:
-            return [(self.parse(p), qty.parse(q)) for p, q in pairs]
+        except KeyError:  # some string not seen yet: parse just those
+            parse_price, parse_qty = self.parse, qty.parse
+            return [(prices[p] if p in prices else parse_price(p),
+                     qtys[q] if q in qtys else parse_qty(q)) for p, q in pairs]
 
     def format(self, units: int) -> str:
         """Units back to the venue's fixed-decimal string (``61800.20`` style)."""
