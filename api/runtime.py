@@ -24,6 +24,7 @@ from data_ingestion.engine import SymbolEngine
 from state.symbol_state import SymbolState
 
 log = logging.getLogger(__name__)
+STATUS_LOG_EVERY_S = 60  # one INFO line per symbol per minute: state, rate, latency
 
 
 class Runtime:
@@ -149,9 +150,21 @@ class Runtime:
         }
         for symbol, state in self.states.items():
             try:
+                frame = state.cut_frame(ts, now_ns, integrity)
                 # Encoded once per symbol, however many clients watch it.
-                encoded = orjson.dumps(state.cut_frame(ts, now_ns, integrity)).decode()
+                encoded = orjson.dumps(frame).decode()
             except Exception:  # one symbol's bug must not stop every symbol's frames
                 log.exception("%s: could not build the frame for %s", symbol, ts)
                 continue
             self.hub.publish(symbol, encoded, int(ts * 1e9))
+            if self.frame_clock.ticks % STATUS_LOG_EVERY_S == 0:
+                self._log_status(symbol, frame)
+
+    def _log_status(self, symbol: str, frame: dict[str, Any]) -> None:
+        engine = self.engines[symbol]
+        latency = frame.get("latency_ms")
+        log.info("%s: %s, %.1f diffs/s, u=%s, gaps %d, resyncs %d, event-to-frame %s, "
+                 "%d viewers, %d frames dropped", symbol, engine.status(),
+                 engine.diff_rate.rate(), engine.sync.last_applied_u, engine.sync.stats.gaps,
+                 engine.sync.stats.resyncs, "n/a" if latency is None else f"{latency:.1f} ms",
+                 self.hub.client_count(symbol), self.hub.dropped_frames.get(symbol, 0))

@@ -36,15 +36,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def client(url: str, seconds: float, delays: list[float], counts: list[int]) -> None:
-    async with websockets.connect(url, max_size=2**24, open_timeout=60) as ws:
+async def client(url: str, ready: asyncio.Event, start: asyncio.Event, seconds: float,
+                 delays: list[float], counts: list[int], connected: list[int]) -> None:
+    async with websockets.connect(url, max_size=2**24, open_timeout=120) as ws:
         await ws.recv()  # the history snapshot
-        end = time.time() + seconds
+        connected.append(1)
+        ready.set()
         received = 0
-        while time.time() < end:
+        end = None
+        while True:
             frame = orjson.loads(await ws.recv())
+            if not start.is_set():
+                continue  # the connect phase: other clients are still getting snapshots
+            end = end or time.time() + seconds
             delays.append(time.time() - frame["ts"])
             received += 1
+            if time.time() >= end:
+                break
         counts.append(received)
 
 
@@ -71,14 +79,20 @@ def bucket_quantile(before: dict[float, float], after: dict[float, float], q: fl
 async def measure(base: str, ws_base: str, pid: int, n: int, seconds: float) -> None:
     delays: list[float] = []
     counts: list[int] = []
+    connected: list[int] = []
     server = psutil.Process(pid)
+    ready, start = asyncio.Event(), asyncio.Event()
     t0 = time.time()
+    tasks = [asyncio.create_task(client(f"{ws_base}/ws/{SYMBOLS[i % len(SYMBOLS)]}", ready, start,
+                                        seconds, delays, counts, connected)) for i in range(n)]
+    while len(connected) < n:
+        await asyncio.sleep(0.1)
+    connect_s = time.time() - t0
+    await asyncio.sleep(2)  # let the snapshot backlog drain
     async with httpx.AsyncClient(base_url=base) as http:
         before = sent_histogram((await http.get("/metrics")).text)
-    tasks = [asyncio.create_task(client(f"{ws_base}/ws/{SYMBOLS[i % len(SYMBOLS)]}", seconds,
-                                        delays, counts)) for i in range(n)]
-    await asyncio.sleep(3)  # let the snapshots go out before measuring CPU
     server.cpu_percent(None)
+    start.set()
     await asyncio.gather(*tasks)
     cpu = server.cpu_percent(None)
     async with httpx.AsyncClient(base_url=base) as http:
@@ -88,12 +102,10 @@ async def measure(base: str, ws_base: str, pid: int, n: int, seconds: float) -> 
     after = sent_histogram(metrics)
     delays.sort()
     p = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))] * 1000  # noqa: E731
-    expected = seconds * n
-    print(f"{n:5d} clients: {len(delays)} frames ({len(delays) / expected * 100:.0f}% of "
-          f"{expected:.0f}), delay after tick p50 {p(0.5):6.1f} ms, p99 {p(0.99):6.1f} ms, "
-          f"max {delays[-1] * 1000:6.1f} ms; server CPU {cpu:.0f}% of one core; "
-          f"frames dropped for lagging clients (cumulative) {dropped:.0f}; "
-          f"connect+run {time.time() - t0:.1f}s\n"
+    print(f"{n:5d} clients (all connected with their history in {connect_s:.1f}s), steady state "
+          f"{seconds:g}s: {len(delays)} frames; delay after tick p50 {p(0.5):6.1f} ms, "
+          f"p99 {p(0.99):6.1f} ms, max {delays[-1] * 1000:6.1f} ms; server CPU {cpu:.0f}% of "
+          f"one core; frames dropped for lagging clients (cumulative) {dropped:.0f}\n"
           f"{'':15}server-side tick-to-sent: p50 {bucket_quantile(before, after, 0.5)}, "
           f"p99 {bucket_quantile(before, after, 0.99)}")
 

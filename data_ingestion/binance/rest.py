@@ -51,8 +51,10 @@ class RequestRejected(RestError):
 class WeightBudget:
     """A sliding one-minute request-weight budget shared by every symbol of one venue."""
 
-    def __init__(self, clock: Clock, limit_per_minute: int = 2400) -> None:
+    def __init__(self, clock: Clock, limit_per_minute: int = 2400,
+                 window_s: float = WEIGHT_WINDOW_S) -> None:
         self.limit = limit_per_minute
+        self.window_s = window_s
         self._clock = clock
         self._spent: deque[tuple[float, int]] = deque()
         self.blocked_until = 0.0  # monotonic time before which nothing is sent (429/418)
@@ -74,7 +76,7 @@ class WeightBudget:
             if self.used() + weight <= self.limit:
                 self._spent.append((now, weight))
                 return
-            await asyncio.sleep(max(0.05, self._spent[0][0] + WEIGHT_WINDOW_S - now))
+            await asyncio.sleep(max(0.05, self._spent[0][0] + self.window_s - now))
 
     def block_for(self, seconds: float, banned: bool = False) -> None:
         self.blocked_until = max(self.blocked_until, self._clock.monotonic() + seconds)
@@ -84,7 +86,7 @@ class WeightBudget:
         return max(0.0, self.blocked_until - self._clock.monotonic())
 
     def _expire(self, now: float) -> None:
-        while self._spent and self._spent[0][0] <= now - WEIGHT_WINDOW_S:
+        while self._spent and self._spent[0][0] <= now - self.window_s:
             self._spent.popleft()
 
 
