@@ -34,7 +34,7 @@ def serve(config: Config) -> None:
     uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level.lower(),
                 ws_ping_interval=20.0, ws_ping_timeout=20.0, log_config=None, access_log=False,
                 # Compressing each frame once per viewer costs more CPU than the bandwidth saves
-                # on the loopback and LAN links a dashboard runs on (measured: benchmarks/fanout.py).
+                # on the loopback and LAN links a dashboard runs on (benchmarks/fanout.py).
                 ws_per_message_deflate=False)
 
 

@@ -96,11 +96,11 @@ class _StateCollector(Collector):
             "live": ("1 when the book is live", lambda s, e: float(e.status() == "live")),
             "ws_clients": ("Connected frame WebSocket clients", lambda s, e: rt.hub.client_count(s)),
         }
-        for name, (text, read) in gauges.items():
-            family = GaugeMetricFamily(f"depthlens_{name}", text, labels=["symbol"])
+        for name, (text, read_gauge) in gauges.items():
+            gauge = GaugeMetricFamily(f"depthlens_{name}", text, labels=["symbol"])
             for symbol, engine in rt.engines.items():
-                family.add_metric([symbol], read(symbol, engine))
-            yield family
+                gauge.add_metric([symbol], read_gauge(symbol, engine))
+            yield gauge
         dropped = CounterMetricFamily("depthlens_dropped_frames",
                                       "Frames dropped for clients that lagged", labels=["symbol"])
         for symbol in rt.engines:

@@ -15,7 +15,7 @@ import orjson
 
 from api.frame_clock import FrameClock
 from api.hub import FrameHub
-from api.sources import open_source
+from api.sources import SourceEndpoints, open_source
 from config import Config
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
 from data_ingestion.binance.rest import BinanceRest
@@ -36,7 +36,7 @@ class Runtime:
         self.states: dict[str, SymbolState] = {}
         self.feed: BinanceFuturesFeed | None = None
         self.frame_clock = FrameClock(self.clock, self._on_tick)
-        self.source = None
+        self.source: SourceEndpoints | None = None
         self.started = asyncio.Event()
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
@@ -52,13 +52,14 @@ class Runtime:
 
     async def start(self) -> None:
         config = self.config
-        self.source = await self._stack.enter_async_context(open_source(config, self.clock))
-        rest = BinanceRest(self.source.rest_url, self.clock)
+        source = await self._stack.enter_async_context(open_source(config, self.clock))
+        self.source = source
+        rest = BinanceRest(source.rest_url, self.clock)
         self._stack.push_async_callback(rest.aclose)
-        instruments = await load_instruments(rest, list(self.source.symbols))
+        instruments = await load_instruments(rest, list(source.symbols))
         # Replays may end and go quiet; never tear sockets down for that.
         silence = None if config.source == "replay" else config.silence_timeout_s
-        self.feed = BinanceFuturesFeed(rest, self.source.ws_url, instruments, self.clock,
+        self.feed = BinanceFuturesFeed(rest, source.ws_url, instruments, self.clock,
                                        silence, config.snapshot_limit)
         for symbol, instrument in instruments.items():
             engine = SymbolEngine(instrument, self.feed.fetch_snapshot, self.clock,

@@ -52,5 +52,7 @@ def simulate_order(engine: SymbolEngine, request: SimulateRequest) -> SimulateRe
                                   notional=request.notional)
     except ImpactInputError as exc:
         raise HTTPException(422, str(exc)) from None
+    # to_dict() is typed dict[str, object]; its keys and values are exactly ImpactResult's fields.
     return SimulateResponse(symbol=engine.symbol, status=engine.status(),
-                            last_update_id=engine.book.last_update_id, **result.to_dict())
+                            last_update_id=engine.book.last_update_id,
+                            **result.to_dict())  # type: ignore[arg-type]

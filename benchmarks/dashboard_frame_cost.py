@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_support import (
+from tests.browser_support import (  # noqa: E402
     ServerProcess,
     free_port,
     launch_chromium,

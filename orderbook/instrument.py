@@ -54,7 +54,8 @@ class FixedPointCodec:
             frac = frac[: self.decimals]
         return int(whole) * self.scale + int(frac.ljust(self.decimals, "0") or "0")
 
-    def parse_pairs(self, pairs: list[tuple[str, str]], qty: FixedPointCodec) -> list[tuple[int, int]]:
+    def parse_pairs(self, pairs: list[tuple[str, str]],
+                    qty: FixedPointCodec) -> list[tuple[int, int]]:
         """``[(price, qty), ...]`` strings to units, ``self`` parsing prices and ``qty`` the
         quantities. The hot path of every diff: plain dict subscripts while every string is
         cached, the validating path otherwise."""

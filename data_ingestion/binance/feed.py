@@ -104,7 +104,8 @@ class BinanceFuturesFeed:
         """The socket carrying ``symbol``'s depth stream (for health reporting)."""
         stream = DEPTH_STREAM.format(symbol.lower())
         for sock in self.sockets:
-            if sock.name.startswith("depth") and stream in sock.url.partition("streams=")[2].split("/"):
+            streams = sock.url.partition("streams=")[2].split("/")
+            if sock.name.startswith("depth") and stream in streams:
                 return sock
         return None
 

@@ -78,8 +78,8 @@ class FuturesParser:
         if type(msg) is schemas.DepthUpdate:
             return DepthDiff(msg.s, msg.U, msg.u, msg.pu, _levels(instrument, msg.b),
                              _levels(instrument, msg.a), msg.E, receive_ts_ns)
-        if type(msg) is schemas.AggTrade or type(msg) is schemas.RawTrade:
-            trade_id = msg.a if type(msg) is schemas.AggTrade else msg.t
+        if isinstance(msg, (schemas.AggTrade, schemas.RawTrade)):
+            trade_id = msg.a if isinstance(msg, schemas.AggTrade) else msg.t
             return Trade(msg.s, trade_id, instrument.prices.parse(msg.p),
                          instrument.quantities.parse(msg.q), "sell" if msg.m else "buy",
                          msg.T, receive_ts_ns)
@@ -131,7 +131,8 @@ def instruments_from_exchange_info(body: bytes | str, symbols: list[str]) -> dic
         tick = filters.get("PRICE_FILTER")
         step = filters.get("LOT_SIZE")
         if tick is None or tick.tickSize is None or step is None or step.stepSize is None:
-            raise ParseError(f"{name}: exchangeInfo lacks PRICE_FILTER.tickSize / LOT_SIZE.stepSize")
+            raise ParseError(f"{name}: exchangeInfo lacks PRICE_FILTER.tickSize or "
+                             "LOT_SIZE.stepSize")
         result[name] = Instrument.from_steps(name, tick.tickSize, step.stepSize,
                                              entry.pricePrecision, entry.quantityPrecision)
     return result

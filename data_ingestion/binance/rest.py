@@ -94,7 +94,8 @@ class BinanceRest:
     """The two REST calls depthlens makes. The transport is injectable (httpx) for tests."""
 
     def __init__(self, base_url: str, clock: Clock, budget: WeightBudget | None = None,
-                 timeout_s: float = 10.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 timeout_s: float = 10.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.budget = budget or WeightBudget(clock)
         self._clock = clock
@@ -117,7 +118,7 @@ class BinanceRest:
                                weight=DEPTH_LIMIT_WEIGHTS[limit])
         return body, self._clock.time_ns()
 
-    async def _get(self, path: str, params: dict[str, object], weight: int) -> bytes:
+    async def _get(self, path: str, params: dict[str, str | int], weight: int) -> bytes:
         if self.budget.banned and self.budget.seconds_blocked() > 0:
             raise IpBanned(f"IP banned by the venue for {self.budget.seconds_blocked():.0f}s more",
                            self.budget.seconds_blocked())
