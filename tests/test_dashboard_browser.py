@@ -119,6 +119,42 @@ def test_kpis_and_integrity_bar_are_filled(page: Any) -> None:
         assert "gaps" in text and "resyncs" in text
 
 
+def drag(page: Any, selector: str, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A real mouse drag across an element, in fractions of its box."""
+    box = page.locator(selector).first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1]
+    x1, y1 = box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x0 + (x1 - x0) * i / 10, y0 + (y1 - y0) * i / 10)
+    page.mouse.up()
+
+
+def test_zoom_and_3d_camera_survive_updates(page: Any) -> None:
+    wait_for_charts(page)
+    ranges = """() => { const l = window.__dl.gd('dl-heatmap')._fullLayout;
+                        return [l.xaxis.range.slice(), l.yaxis.range.slice()]; }"""
+    before = page.evaluate(ranges)
+    drag(page, "#dl-heatmap .nsewdrag", (0.55, 0.35), (0.9, 0.65))  # a user's box zoom
+    zoomed = page.evaluate(ranges)
+    assert zoomed[1] != pytest.approx(before[1])  # the zoom happened
+    renders = page.evaluate("depthlens.renders.heatmap")
+    wait_js(page, "(n) => depthlens.renders.heatmap >= n + 3", 10, renders)
+    assert page.evaluate(ranges)[1] == pytest.approx(zoomed[1])  # and outlived 3 frames
+    assert page.evaluate(ranges)[0] == zoomed[0]
+
+    # Headless software GL does not turn a mouse drag into a rotation, so the rotation's own
+    # event is sent: the camera plotly reports when a user lets go of the scene.
+    eye = "() => window.__dl.gd('dl-surface')._fullLayout.scene.camera.eye"
+    turned = {"x": 2.1, "y": -0.4, "z": 0.9}
+    page.evaluate("""(eye) => Plotly.relayout(window.__dl.gd('dl-surface'), {'scene.camera':
+        {eye: eye, center: {x: 0, y: 0, z: -0.1}, up: {x: 0, y: 0, z: 1}}})""", turned)
+    surfaces = page.evaluate("depthlens.renders.surface")
+    wait_js(page, "(n) => depthlens.renders.surface >= n + 2", 20, surfaces)
+    assert page.evaluate(eye) == pytest.approx(turned)
+
+
 def test_switching_symbol_switches_the_data(page: Any) -> None:
     symbols = configured_symbols(page)
     assert len(symbols) >= 2, "the sim should serve at least two symbols"

@@ -64,8 +64,9 @@
     heat.dy = grid.dy;
     heat.zmax = view.zmax;
     heat.zauto = false;
-    // Explicit ranges: marker padding would otherwise widen the axes past the data. Plotly keeps
-    // a range the user zoomed to (same uirevision) and applies these only when untouched.
+    // Explicit ranges: marker padding would otherwise widen the axes past the data. They move
+    // every frame, so uirevision alone would not keep a user's zoom: the app re-applies the
+    // user's ranges over these (depthlens_30_app.js, keepUserZoom).
     layout.xaxis.range = [heat.x0, (grid.firstSec + grid.cols - 0.5) * 1000];
     layout.xaxis.autorange = false;
     layout.yaxis.range = [grid.y0 - grid.dy / 2, grid.y0 + (grid.rows - 0.5) * grid.dy];

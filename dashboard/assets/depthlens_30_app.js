@@ -30,6 +30,7 @@
     meta: null, step: null, ring: null, latest: null, lastMsgAt: 0, lastFrameAt: 0,
     integrity: {}, integrityAt: 0, dirty: { heatmap: true, depth: true, surface: true, kpi: true },
     rafPending: false, lastSurfaceAt: -Infinity, surfaceVisible: true,
+    userRange: {}, userRangeRev: null, userCamera: null,
   };
 
   function push(list, v) { list.push(v); if (list.length > PERF_KEEP) list.splice(0, list.length - PERF_KEEP); }
@@ -185,13 +186,53 @@
     const base = { ring: S.ring, grid: grid, meta: S.meta, latest: S.latest,
       uirevision: [pub.symbol, pub.band, pub.group].join("|") };
     const out = { heatmap: null, depth: null, surface: null };
-    if (S.dirty.heatmap) out.heatmap = CH().heatmap(figs.heatmap, Object.assign({ zmax: G().colorCeiling(grid, 0.985) }, base));
+    if (S.dirty.heatmap) {
+      out.heatmap = CH().heatmap(figs.heatmap, Object.assign({ zmax: G().colorCeiling(grid, 0.985) }, base));
+      keepUserZoom(out.heatmap.layout, base.uirevision);
+    }
     if (S.dirty.depth) out.depth = CH().depth(figs.depth, Object.assign({ depth: G().depthFromColumn(S.ring.latest(), S.step, mid, pub.band) }, base));
     if (surfaceDue) {
       const s = G().downsample(grid, 100, 90);
       out.surface = CH().surface(figs.surface, Object.assign({ surface: s, zmax: s ? surfaceCeiling(s) : 1 }, base));
+      keepUserCamera(out.surface.layout, base.uirevision);
     }
     return out;
+  }
+
+  /* The heatmap's axis ranges follow the data every frame; a range the user zoomed or panned to
+   * wins until they double-click (autorange) or switch symbol, band or grouping. */
+  function onHeatmapRelayout(ev) {
+    ["xaxis", "yaxis"].forEach(function (ax) {
+      if (ev[ax + ".autorange"]) { delete S.userRange[ax]; return; }
+      const r = ev[ax + ".range"] ||
+        (ev[ax + ".range[0]"] !== undefined ? [ev[ax + ".range[0]"], ev[ax + ".range[1]"]] : null);
+      if (r) S.userRange[ax] = r.slice();
+    });
+  }
+
+  /* The same for the 3D camera: the one the user turned to stays until the view changes. */
+  function onSurfaceRelayout(ev) {
+    const cam = ev["scene.camera"];
+    if (cam) { S.userCamera = JSON.parse(JSON.stringify(cam)); return; }
+    ["eye", "center", "up"].forEach(function (k) {
+      if (ev["scene.camera." + k]) {
+        const base = S.userCamera || JSON.parse(JSON.stringify(gd("dl-surface")._fullLayout.scene.camera));
+        base[k] = Object.assign({}, ev["scene.camera." + k]);
+        S.userCamera = base;
+      }
+    });
+  }
+
+  function keepUserCamera(layout, uirevision) {
+    if (S.userCameraRev !== uirevision) { S.userCamera = null; S.userCameraRev = uirevision; }
+    if (S.userCamera && layout.scene) layout.scene.camera = JSON.parse(JSON.stringify(S.userCamera));
+  }
+
+  function keepUserZoom(layout, uirevision) {
+    if (S.userRangeRev !== uirevision) { S.userRange = {}; S.userRangeRev = uirevision; }
+    Object.keys(S.userRange).forEach(function (ax) {
+      if (layout[ax]) { layout[ax].range = S.userRange[ax].slice(); layout[ax].autorange = false; }
+    });
   }
 
   function render() {
@@ -200,6 +241,11 @@
     if (!window.Plotly || !els.heatmap || !els.depth || !els.surface || !els.heatmap._fullLayout) {
       setTimeout(scheduleRender, 100);
       return;
+    }
+    if (!els.heatmap.__dlZoomHook) {
+      els.heatmap.on("plotly_relayout", onHeatmapRelayout);
+      els.surface.on("plotly_relayout", onSurfaceRelayout);
+      els.heatmap.__dlZoomHook = true;
     }
     const t0 = performance.now();
     const surfaceDue = S.dirty.surface && S.surfaceVisible && !document.hidden &&
