@@ -58,8 +58,10 @@ class SupervisedSocket:
                 self.failures += 1
                 log.warning("%s: connection lost or refused: %s: %s", self.name,
                             type(exc).__name__, str(exc)[:200])
-            finally:
-                self._set_connected(False)
+            except asyncio.CancelledError:
+                self.connected = False  # shutting down: no lost connection to report
+                raise
+            self._set_connected(False)
             delay = self._backoff.next_delay()
             log.info("%s: reconnecting in %.2fs (attempt %d)", self.name, delay,
                      self._backoff.attempts)
