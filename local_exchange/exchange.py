@@ -29,7 +29,8 @@ from local_exchange.matching import Level, Side
 from local_exchange.publisher import DepthMerger, Payload
 from local_exchange.recording import RecordedMessage
 from local_exchange.replay import ReplayMarket
-from local_exchange.rest import RestApi, Snapshot
+from local_exchange.rest import RestApi
+from local_exchange.snapshot import Snapshot
 from local_exchange.server import ServerSettings, StreamServer
 from local_exchange.streams import DEPTH_SPEEDS
 
@@ -59,7 +60,7 @@ class SimulatedMarket:
         sim = self.sims[symbol]
         old = sim.publisher.stale_book() if stale else None
         if old is not None:
-            return Snapshot(old.update_id, old.transaction_ms, old.bids[:limit], old.asks[:limit])
+            return old.truncated(limit)
         # Snapshot at id L holds exactly the changes with id <= L, published or not yet.
         bids, asks = sim.engine.depth(limit)
         return Snapshot(sim.engine.update_id, sim.engine.last_change_ns // 1_000_000, bids, asks)
@@ -192,7 +193,7 @@ class LocalExchange:
                 raise LookupError(f"{symbol}: recording has no snapshot")
             return snap.last_update_id, snap.bids, snap.asks
         book = self._sims[symbol].publisher.published_book()
-        return book.update_id, book.bids, book.asks
+        return book.last_update_id, book.bids, book.asks
 
     def spec(self, symbol: str) -> SymbolSpec:
         return self.rest.source.listed()[symbol]

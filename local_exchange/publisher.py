@@ -14,6 +14,7 @@ from typing import Any
 
 from local_exchange.instruments import SymbolSpec
 from local_exchange.matching import Level, LevelTake, MatchingEngine
+from local_exchange.snapshot import Snapshot
 
 Payload = dict[str, Any]
 
@@ -21,16 +22,6 @@ Payload = dict[str, Any]
 # "stale snapshot" (older than what was already published) without copying the book every tick.
 _HISTORY_EVERY_MS = 1000
 _HISTORY_LEN = 8
-
-
-@dataclass(frozen=True, slots=True)
-class BookState:
-    """A book as of update id ``update_id``: bids best first, asks best first."""
-
-    update_id: int
-    transaction_ms: int
-    bids: list[Level]
-    asks: list[Level]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +45,7 @@ class DepthPublisher:
         bids, asks = engine.depth(0)
         self._bids: dict[int, int] = dict(bids)
         self._asks: dict[int, int] = dict(asks)
-        self._history: deque[BookState] = deque(maxlen=_HISTORY_LEN)
+        self._history: deque[Snapshot] = deque(maxlen=_HISTORY_LEN)
         self._last_history_ms = 0
         self._last_touch: tuple[int | None, int, int | None, int] | None = None
         self._next_agg_id = first_agg_id
@@ -82,16 +73,16 @@ class DepthPublisher:
             self._last_history_ms = now_ms
         return TickOutput(depth, trades, self._book_ticker(now_ms, transaction_ms))
 
-    def published_book(self) -> BookState:
+    def published_book(self) -> Snapshot:
         """The book as published so far (every change with id <= ``last_u``)."""
         bids = sorted(self._bids.items(), reverse=True)
         asks = sorted(self._asks.items())
-        return BookState(self.last_u, self.last_transaction_ms, bids, asks)
+        return Snapshot(self.last_u, self.last_transaction_ms, bids, asks)
 
-    def stale_book(self) -> BookState | None:
+    def stale_book(self) -> Snapshot | None:
         """An older published state (a few seconds back), or None if there is none yet."""
         for state in self._history:
-            if state.update_id < self.last_u:
+            if state.last_update_id < self.last_u:
                 return state
         return None
 

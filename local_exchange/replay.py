@@ -18,7 +18,7 @@ from typing import Any
 from local_exchange.instruments import SymbolSpec, infer_spec
 from local_exchange.matching import Level
 from local_exchange.recording import RecordedMessage, Recording, group_recordings, merged_messages
-from local_exchange.rest import Snapshot
+from local_exchange.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

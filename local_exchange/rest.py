@@ -16,22 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from local_exchange.instruments import SymbolSpec
-from local_exchange.matching import Level
 from local_exchange.server import RestResponse
+from local_exchange.snapshot import Snapshot
 
 WEIGHT_LIMIT_PER_MINUTE = 2400
 DEPTH_WEIGHTS: dict[int, int] = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
 DEFAULT_DEPTH_LIMIT = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A depth snapshot: every change with id <= ``last_update_id``; sides best first."""
-
-    last_update_id: int
-    transaction_ms: int
-    bids: list[Level]
-    asks: list[Level]
 
 
 class BookSource(Protocol):
