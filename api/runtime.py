@@ -18,7 +18,8 @@ from api.hub import FrameHub
 from api.sources import SourceEndpoints, open_source
 from config import Config
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
-from data_ingestion.binance.rest import BinanceRest
+from data_ingestion.binance.parser import ParseError
+from data_ingestion.binance.rest import BinanceRest, RestError
 from data_ingestion.clock import Clock, SystemClock
 from data_ingestion.engine import SymbolEngine
 from state.symbol_state import SymbolState
@@ -37,7 +38,6 @@ class Runtime:
         self.feed: BinanceFuturesFeed | None = None
         self.frame_clock = FrameClock(self.clock, self._on_tick)
         self.source: SourceEndpoints | None = None
-        self.started = asyncio.Event()
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self.on_engines_ready: list[Callable[[], None]] = []  # run once engines exist
@@ -51,12 +51,23 @@ class Runtime:
         return list(self.engines)
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()  # the embedded exchange and the HTTP client too
+            raise
+
+    async def _start(self) -> None:
         config = self.config
         source = await self._stack.enter_async_context(open_source(config, self.clock))
         self.source = source
         rest = BinanceRest(source.rest_url, self.clock)
         self._stack.push_async_callback(rest.aclose)
-        instruments = await load_instruments(rest, list(source.symbols))
+        try:
+            instruments = await load_instruments(rest, list(source.symbols))
+        except (RestError, ParseError) as exc:
+            log.error("cannot start: exchangeInfo from %s failed: %s", source.rest_url, exc)
+            raise
         # Replays may end and go quiet; never tear sockets down for that.
         silence = None if config.source == "replay" else config.silence_timeout_s
         self.feed = BinanceFuturesFeed(rest, source.ws_url, instruments, self.clock,
@@ -76,7 +87,6 @@ class Runtime:
         for engine in self.engines.values():
             self._spawn(engine.run(), f"engine-{engine.symbol}")
         self._spawn(self.frame_clock.run(), "frame-clock")
-        self.started.set()
         log.info("depthlens running %s for %s", config.source, ", ".join(self.engines))
 
     async def stop(self) -> None:

@@ -144,3 +144,13 @@ def test_symbols_the_source_cannot_serve_are_a_one_line_error(usdm_dir: Path) ->
                                 text=True, timeout=60)
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and "--symbols" in result.stderr
+
+
+def test_unreachable_venue_is_a_clear_startup_error() -> None:
+    port = free_port()  # nothing listens there
+    result = subprocess.run([sys.executable, "main.py", "--source", "binance", "--port",
+                             str(free_port()), "--binance-rest-url", f"http://127.0.0.1:{port}",
+                             "--binance-ws-url", f"ws://127.0.0.1:{port}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"cannot start: exchangeInfo from http://127.0.0.1:{port} failed" in result.stderr
