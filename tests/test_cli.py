@@ -54,3 +54,17 @@ def test_help_documents_every_flag() -> None:
     for flag in ("--source", "--symbols", "--host", "--port", "--binance-rest-url",
                  "--binance-ws-url", "--replay", "--speed"):
         assert flag in result.stdout
+
+
+def test_a_taken_port_is_a_one_line_error() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "main.py", "--port", str(port)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0]
