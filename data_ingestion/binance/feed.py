@@ -36,6 +36,11 @@ def stream_urls(ws_url: str, route: str, streams: list[str]) -> list[str]:
     return [f"{base}/{route}/stream?streams={'/'.join(chunk)}" for chunk in chunks]
 
 
+def _symbols_of(url: str) -> list[str]:
+    """Upper-case symbols of a combined-stream URL (``...?streams=btcusdt@depth@100ms/...``)."""
+    return [s.partition("@")[0].upper() for s in url.partition("streams=")[2].split("/")]
+
+
 async def load_instruments(rest: BinanceRest, symbols: list[str], attempts: int = 10,
                            delay_s: float = 1.0) -> dict[str, Instrument]:
     """Tick and step sizes from exchangeInfo, retried a bounded number of times."""
@@ -67,6 +72,7 @@ class BinanceFuturesFeed:
         self._snapshot_limit = snapshot_limit
         self._reconnect = reconnect_backoff_s  # (first delay, cap)
         self.sockets: list[SupervisedSocket] = []
+        self._depth_socket_of: dict[str, SupervisedSocket] = {}
 
     def attach(self, engines: Iterable[SymbolEngine]) -> None:
         for engine in engines:
@@ -96,22 +102,19 @@ class BinanceFuturesFeed:
             for i, url in enumerate(stream_urls(self._ws_url, "market",
                                                 [TRADE_STREAM.format(s) for s in symbols]))
         ]
+        self._depth_socket_of = {symbol: sock for sock in self.sockets
+                                 if sock.name.startswith("depth")
+                                 for symbol in _symbols_of(sock.url)}
         async with asyncio.TaskGroup() as tasks:
             for sock in self.sockets:
                 tasks.create_task(sock.run(), name=sock.name)
 
     def depth_socket(self, symbol: str) -> SupervisedSocket | None:
         """The socket carrying ``symbol``'s depth stream (for health reporting)."""
-        stream = DEPTH_STREAM.format(symbol.lower())
-        for sock in self.sockets:
-            streams = sock.url.partition("streams=")[2].split("/")
-            if sock.name.startswith("depth") and stream in streams:
-                return sock
-        return None
+        return self._depth_socket_of.get(symbol)
 
     def _depth_state(self, url: str) -> Callable[[bool], None]:
-        streams = url.partition("streams=")[2].split("/")
-        covered = [s.partition("@")[0].upper() for s in streams]
+        covered = _symbols_of(url)
 
         def on_state(connected: bool) -> None:
             for symbol in covered:
