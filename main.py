@@ -37,12 +37,12 @@ def check_port_free(host: str, port: int) -> None:
                               "is depthlens already running? choose another --port") from None
 
 
-def serve(config: Config) -> None:
+def serve(config: Config, symbols: tuple[str, ...]) -> None:
     import uvicorn
 
     from api.app import create_app
 
-    app = create_app(config)
+    app = create_app(config, symbols=symbols)
     where = (f"http://{config.host}:{config.port}/" if config.port
              else f"a free port of {config.host} (uvicorn's next line names it)")
     print(f"depthlens: dashboard and API on {where} (source: {config.source})",
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
         from api.sources import check_source
 
-        check_source(config)
+        symbols = check_source(config)
         check_port_free(config.host, config.port)
     except ConfigError as exc:
         print(f"main.py: error: {exc}", file=sys.stderr)
@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("depthlens").warning(
             "listening on %s: the API and dashboard are reachable from other machines", config.host)
     try:
-        serve(config)
+        serve(config, symbols)
     except KeyboardInterrupt:
         pass
     return 0

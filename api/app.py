@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse, Response
 
 from api.metrics import Metrics
 from api.runtime import Runtime
-from api.sources import check_source
 from api.simulate import SimulateRequest, SimulateResponse, simulate_order
 from config import Config
 from data_ingestion.clock import Clock
@@ -27,9 +26,10 @@ log = logging.getLogger(__name__)
 _PROCESS = psutil.Process()
 
 
-def create_app(config: Config, clock: Clock | None = None,
-               with_dashboard: bool = True) -> FastAPI:
-    runtime = Runtime(config, clock)
+def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool = True,
+               symbols: tuple[str, ...] | None = None) -> FastAPI:
+    """``symbols``: the source's symbols if the caller already resolved them (``check_source``)."""
+    runtime = Runtime(config, clock, symbols)
     metrics = Metrics(runtime)
 
     @asynccontextmanager
@@ -60,7 +60,7 @@ def create_app(config: Config, clock: Clock | None = None,
                 "symbols": symbols, "process": {"rss_mb": round(_PROCESS.memory_info().rss / 2**20, 1)}}
 
     @app.get("/symbols", summary="Configured symbols with their tick and step sizes")
-    def symbols() -> dict[str, object]:
+    def list_symbols() -> dict[str, object]:
         return {"symbols": [
             {"symbol": s, "tick_size": e.instrument.tick_size,
              "step_size": e.instrument.qty(e.instrument.step_units)}
@@ -107,7 +107,7 @@ def create_app(config: Config, clock: Clock | None = None,
     if with_dashboard:
         from dashboard import mount  # imported late: the API works without Dash
 
-        mount(app, check_source(config))
+        mount(app, runtime.served_symbols)
     return app
 
 

@@ -15,7 +15,7 @@ import orjson
 
 from api.frame_clock import FrameClock
 from api.hub import FrameHub
-from api.sources import SourceEndpoints, open_source
+from api.sources import SourceEndpoints, check_source, open_source
 from config import Config
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
 from data_ingestion.binance.parser import ParseError
@@ -29,8 +29,11 @@ STATUS_LOG_EVERY_S = 60  # one INFO line per symbol per minute: state, rate, lat
 
 
 class Runtime:
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None,
+                 symbols: tuple[str, ...] | None = None) -> None:
         self.config = config
+        # What the source serves, resolved once (a replay's symbols come from its files).
+        self.served_symbols = symbols if symbols is not None else check_source(config)
         self.clock = clock or SystemClock()
         self.hub = FrameHub(config.client_queue_size)
         self.engines: dict[str, SymbolEngine] = {}
@@ -59,7 +62,8 @@ class Runtime:
 
     async def _start(self) -> None:
         config = self.config
-        source = await self._stack.enter_async_context(open_source(config, self.clock))
+        source = await self._stack.enter_async_context(open_source(config, self.clock,
+                                                                   self.served_symbols))
         self.source = source
         rest = BinanceRest(source.rest_url, self.clock)
         self._stack.push_async_callback(rest.aclose)

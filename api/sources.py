@@ -54,8 +54,9 @@ def check_source(config: Config) -> tuple[str, ...]:
 
 
 @asynccontextmanager
-async def open_source(config: Config, clock: Clock) -> AsyncIterator[SourceEndpoints]:
-    symbols = check_source(config)
+async def open_source(config: Config, clock: Clock,
+                      symbols: tuple[str, ...]) -> AsyncIterator[SourceEndpoints]:
+    """Serve ``symbols`` (as ``check_source`` resolved them) from the configured source."""
     if config.source == "binance":
         yield SourceEndpoints(config.binance_rest_url, config.binance_ws_url, symbols)
         return
