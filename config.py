@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
+from features.liquidity.params import DetectorParams, ParamsError, load_params
+
 Source = Literal["sim", "binance", "replay"]
 SOURCES: tuple[Source, ...] = ("sim", "binance", "replay")
 ENV_PREFIX = "DEPTHLENS_"
@@ -46,6 +48,9 @@ class Config:
     silence_timeout_s: float = 10.0
     # Fan-out.
     client_queue_size: int = 4
+    # Liquidity event detectors: every threshold (features/liquidity/params.py defaults,
+    # overridden by --detectors FILE).
+    detectors: DetectorParams = DetectorParams()
     # False when --symbols was left at its default: a replay then serves the recording's symbols.
     symbols_given: bool = False
 
@@ -159,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
             default = ",".join(default)
         parser.add_argument(f"--{name}", metavar=name.split("-")[-1].upper(),
                             help=f"{help_text} (default: {default})")
+    parser.add_argument("--detectors", metavar="FILE", default=None,
+                        help="TOML file overriding liquidity-event detector thresholds "
+                        "(sections wall, sweep, absorption, layering, iceberg, exhaustion, "
+                        "baseline; 'enabled = false' turns them off); see README")
     parser.add_argument("--replay", nargs="+", metavar="FILE", default=None,
                         help="recording files (hftbacktest .gz format) for --source replay; "
                         "several files form one recording")
@@ -192,6 +201,12 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
             if not path.is_file():
                 raise ConfigError(f"--replay: no such file: {path}")
         values["replay_files"] = paths
+    detectors_file = args.detectors or environ.get(ENV_PREFIX + "DETECTORS")
+    if detectors_file:
+        try:
+            values["detectors"] = load_params(Path(detectors_file))
+        except ParamsError as exc:
+            raise ConfigError(f"--detectors: {exc}") from None
     values["symbols_given"] = "symbols" in values
     config = Config(**values)  # type: ignore[arg-type]
     if config.source == "replay" and not config.replay_files:

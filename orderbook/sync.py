@@ -102,6 +102,8 @@ class BookSync:
             self.stats.resyncs += 1
             self.state = SyncState.RESYNCING
             log.warning("%s: resync (%s) at u=%s", self.symbol, reason, self.last_applied_u)
+            if self.observer is not None:
+                self.observer.on_book_lost()
         self._buffer.clear()
         self._pending = None
 
@@ -135,7 +137,7 @@ class BookSync:
             self.force_resync("crossed book")
             return
         if self.observer is not None:
-            self.observer.on_book_update(self.book, diff.receive_ts_ns)
+            self.observer.on_book_update(self.book, diff)
 
     # ---- synchronisation ----------------------------------------------------------------
 
@@ -190,4 +192,4 @@ class BookSync:
         log.info("%s: live from snapshot %s (%d bids, %d asks)", self.symbol,
                  snapshot.last_update_id, len(snapshot.bids), len(snapshot.asks))
         if self.observer is not None:
-            self.observer.on_book_reset(self.book, snapshot.receive_ts_ns)
+            self.observer.on_book_reset(self.book, snapshot)

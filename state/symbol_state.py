@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from config import Config
-from data_ingestion.events import Trade
+from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
+from features.liquidity import LiquidityDetectors
 from features.order_flow import best_level_ofi, volume_ofi
 from features.trades import TradeAccumulator, TradeSummary
 from orderbook.book import L2Book, Level
@@ -42,7 +43,7 @@ FRAME_KEYS: tuple[str, ...] = (
     "last_event_age_ms", "integrity", "latency_ms", "best_bid", "best_ask", "mid_price", "spread",
     "spread_bps", "microprice", "imbalance", "imbalance_best", "bid_volume", "ask_volume",
     "dwp_bid", "dwp_ask", "slope_bid", "slope_ask", "ofi", "ofi_best", "updates", "bid_levels",
-    "ask_levels", "cum_bid", "cum_ask", "trades", "heatmap",
+    "ask_levels", "cum_bid", "cum_ask", "trades", "heatmap", "events",
 )
 
 
@@ -53,14 +54,15 @@ class SymbolState:
     a snapshot replaces its contents). All methods run on the event loop that owns the book."""
 
     __slots__ = (
-        "_has_baseline", "_last_book_ns", "_latest", "_ofi_best_units", "_ofi_units",
+        "_has_baseline", "_last_book_ns", "_latest", "detectors", "_ofi_best_units", "_ofi_units",
         "_prev_ask_volume", "_prev_best_ask", "_prev_best_bid", "_prev_bid_volume", "_ring",
         "_step_units", "_trades", "_updates", "band_bps", "book", "history_seconds",
         "instrument", "rows", "top_n",
     )
 
     def __init__(self, instrument: Instrument, book: L2Book, *, top_n: int,
-                 history_seconds: int, heatmap_band_bps: float, heatmap_rows: int) -> None:
+                 history_seconds: int, heatmap_band_bps: float, heatmap_rows: int,
+                 detectors: LiquidityDetectors | None = None) -> None:
         if top_n <= 0:
             raise ValueError(f"top_n must be positive, got {top_n}")
         self.instrument = instrument
@@ -78,12 +80,17 @@ class SymbolState:
         self._prev_bid_volume = self._prev_ask_volume = 0
         self._prev_best_bid: Level | None = None
         self._prev_best_ask: Level | None = None
+        # Liquidity event detectors on the same hot path (None: off); their log feeds frames.
+        self.detectors = detectors
         self._reset_second()
 
     @classmethod
     def from_config(cls, instrument: Instrument, book: L2Book, config: Config) -> SymbolState:
+        detectors = (LiquidityDetectors(instrument, book, config.detectors)
+                     if config.detectors.enabled else None)
         return cls(instrument, book, top_n=config.top_n, history_seconds=config.history_seconds,
-                   heatmap_band_bps=config.heatmap_band_bps, heatmap_rows=config.heatmap_rows)
+                   heatmap_band_bps=config.heatmap_band_bps, heatmap_rows=config.heatmap_rows,
+                   detectors=detectors)
 
     @property
     def symbol(self) -> str:
@@ -105,13 +112,19 @@ class SymbolState:
 
     # --- BookObserver: the hot path -----------------------------------------------------------
 
-    def on_book_reset(self, book: L2Book, receive_ts_ns: int) -> None:
+    def on_book_reset(self, book: L2Book, snapshot: DepthSnapshot) -> None:
         """A snapshot replaced the book: take it as the new OFI baseline (a snapshot is not an
         update, and the jump from the old book is not order flow)."""
         self._set_baseline(book)
-        self._last_book_ns = receive_ts_ns
+        self._last_book_ns = snapshot.receive_ts_ns
+        if self.detectors is not None:
+            self.detectors.on_book_reset(book, snapshot)
 
-    def on_book_update(self, book: L2Book, receive_ts_ns: int) -> None:
+    def on_book_lost(self) -> None:
+        if self.detectors is not None:
+            self.detectors.on_not_live()
+
+    def on_book_update(self, book: L2Book, diff: DepthDiff) -> None:
         """One diff was applied: add its top-N OFI and best-level OFI to the second's sums."""
         bid_volume, ask_volume, best_bid, best_ask = _top_summary(book, self.top_n)
         if self._has_baseline:
@@ -125,10 +138,14 @@ class SymbolState:
         self._prev_best_bid = best_bid
         self._prev_best_ask = best_ask
         self._updates += 1
-        self._last_book_ns = receive_ts_ns
+        self._last_book_ns = diff.receive_ts_ns
+        if self.detectors is not None:
+            self.detectors.on_book_update(book, diff)
 
     def on_trade(self, trade: Trade) -> None:
         self._trades.add(trade.price, trade.qty, trade.taker_side == "buy")
+        if self.detectors is not None:
+            self.detectors.on_trade(trade)
 
     def _set_baseline(self, book: L2Book) -> None:
         (self._prev_bid_volume, self._prev_ask_volume, self._prev_best_bid,
@@ -185,6 +202,7 @@ class SymbolState:
             "updates": self._updates,
             "trades": trades.to_dict(),
             "heatmap": heatmap,
+            "events": [] if self.detectors is None else self.detectors.log.drain_changed(),
         }
         frame = {key: values[key] for key in FRAME_KEYS}
         self._record(frame, trades)
@@ -234,7 +252,15 @@ class SymbolState:
             },
             "history": self._ring.columns(inst.qty_decimals),
             "latest": self._latest,
+            "events": self.window_events(),
         }
+
+    def window_events(self) -> list[dict[str, Any]]:
+        """Liquidity events still active or ended within the rolling window (venue time)."""
+        det = self.detectors
+        if det is None:
+            return []
+        return det.log.in_window(det.ctx.now_s - self.history_seconds)
 
 
 def _top_summary(book: L2Book, n: int) -> tuple[int, int, Level | None, Level | None]:

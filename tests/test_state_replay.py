@@ -24,10 +24,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from data_ingestion.events import Trade
+from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from state.symbol_state import SymbolState
+
+
+def _diff(receive_ns: int, exchange_ms: int = 0) -> DepthDiff:
+    """A diff event as the observer receives it (the levels were applied to the book already)."""
+    return DepthDiff("BTCUSDT", 0, 0, None, [], [], exchange_ms, receive_ns)
+
+
+def _snap(receive_ns: int) -> DepthSnapshot:
+    return DepthSnapshot("BTCUSDT", 0, [], [], 0, receive_ns)
 
 RECORDING = (Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_usdm"
              / "hftbacktest_usdm_btcusdt_20240808.gz")
@@ -228,7 +237,7 @@ def test_replay_matches_independent_reference() -> None:
             snapshot_id = data["lastUpdateId"]
             book.load(_units(data["bids"]), _units(data["asks"]), snapshot_id)
             ref.load(data["bids"], data["asks"])
-            state.on_book_reset(book, ns)
+            state.on_book_reset(book, _snap(ns))
             status = "live"
             for diff_ns, diff in buffered:
                 if diff["u"] >= snapshot_id:
@@ -253,5 +262,5 @@ def test_replay_matches_independent_reference() -> None:
 def _apply(book: L2Book, state: SymbolState, ref: Reference, diff: dict[str, Any],
            ns: int) -> None:
     book.apply(_units(diff["b"]), _units(diff["a"]), diff["u"])
-    state.on_book_update(book, ns)
+    state.on_book_update(book, _diff(ns, diff["E"]))
     ref.apply(diff["b"], diff["a"])

@@ -15,11 +15,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data_ingestion.events import Side, Trade
+from data_ingestion.events import DepthDiff, DepthSnapshot, Side, Trade
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from orderbook.observer import BookObserver
 from state.symbol_state import SymbolState, _top_summary
+
+
+def _diff(receive_ns: int, exchange_ms: int = 0) -> DepthDiff:
+    """A diff event as the observer receives it (the levels were applied to the book already)."""
+    return DepthDiff("BTCUSDT", 0, 0, None, [], [], exchange_ms, receive_ns)
+
+
+def _snap(receive_ns: int) -> DepthSnapshot:
+    return DepthSnapshot("BTCUSDT", 0, [], [], 0, receive_ns)
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "frames.md").read_text()
 INST = Instrument.from_steps("BTCUSDT", "0.10", "0.001", 2, 3)  # price_scale 100, qty 1000
@@ -80,21 +89,21 @@ def test_is_a_book_observer() -> None:
 def test_second_accumulates_ofi_updates_and_trades() -> None:
     book = _book()
     state = _state(book)
-    state.on_book_reset(book, 1 * S)
+    state.on_book_reset(book, _snap(1 * S))
     # Update 1: best bid grows 1.000 -> 1.400. Top-2 bid volume 1500 -> 1900 units: ofi +400.
     #   CKS: same bid price -> +1400 - 1000 = +400 ; asks unchanged -> 0.
     book.apply([(6180020, 1400)], [], 11)
-    state.on_book_update(book, 1 * S + 100)
+    state.on_book_update(book, _diff(1 * S + 100))
     # Update 2: a new second ask level 61800.40 x 0.100 pushes 61800.50 out of the top 2:
     #   top-2 asks become 2000 + 100 = 2100 (was 2250): ofi = -(2100 - 2250) = +150.
     #   CKS: best ask unchanged (61800.30 x 2.000) -> 0.
     book.apply([], [(6180040, 100)], 12)
-    state.on_book_update(book, 1 * S + 200)
+    state.on_book_update(book, _diff(1 * S + 200))
     # Update 3: best ask 61800.30 removed; new best 61800.40 x 0.100.
     #   top-2 asks 100 + 250 = 350 (was 2100): ofi +1750.
     #   CKS: ask price up -> +q_prev = +2000.
     book.apply([], [(6180030, 0)], 13)
-    state.on_book_update(book, 1 * S + 300)
+    state.on_book_update(book, _diff(1 * S + 300))
     state.on_trade(_trade(6180030, 6, "buy"))
     state.on_trade(_trade(6180020, 4, "sell"))
     frame = state.cut_frame(2.0, 2 * S + 300, _integrity())
@@ -120,7 +129,7 @@ def test_second_accumulates_ofi_updates_and_trades() -> None:
 def test_frame_has_every_documented_key_with_its_type() -> None:
     book = _book()
     state = _state(book)
-    state.on_book_reset(book, S)
+    state.on_book_reset(book, _snap(S))
     frame = state.cut_frame(1.0, 2 * S, _integrity())
     assert list(frame) == FRAME_KEYS  # all keys, in the documented order, nothing extra
     assert frame["v"] == 1 and frame["type"] == "frame" and frame["symbol"] == "BTCUSDT"
@@ -182,7 +191,7 @@ def test_snapshot_message_schema() -> None:
     for t in range(2, 6):
         state.cut_frame(float(t), t * S, _integrity())
     msg = state.snapshot_message()
-    assert list(msg) == ["v", "type", "symbol", "meta", "history", "latest"]
+    assert list(msg) == ["v", "type", "symbol", "meta", "history", "latest", "events"]
     assert msg["v"] == 1 and msg["type"] == "snapshot" and msg["symbol"] == "BTCUSDT"
     meta_keys = re.findall(r'"(\w+)"', _row_of("snapshot", "meta"))
     meta = msg["meta"]
@@ -222,9 +231,9 @@ def test_update_on_one_sided_book() -> None:
     book = L2Book()
     book.load([(100, 5)], [(101, 7)], 1)
     state = _state(book)
-    state.on_book_reset(book, S)
+    state.on_book_reset(book, _snap(S))
     book.apply([], [(101, 0)], 2)
-    state.on_book_update(book, S)
+    state.on_book_update(book, _diff(S))
     frame = state.cut_frame(2.0, 2 * S, _integrity())
     assert frame["ofi"] == 0.007 and frame["ofi_best"] == 0.007
     assert frame["best_ask"] is None and frame["mid_price"] is None and frame["heatmap"] is None
