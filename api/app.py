@@ -21,6 +21,8 @@ from api.runtime import Runtime
 from api.simulate import SimulateRequest, SimulateResponse, simulate_order
 from config import Config
 from data_ingestion.clock import Clock
+from features.liquidity import EVENT_TYPES
+from state.symbol_state import SymbolState
 
 log = logging.getLogger(__name__)
 _PROCESS = psutil.Process()
@@ -80,6 +82,17 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
             "asks": [[ins.price(p), ins.qty(q)] for p, q in book.top_asks(depth)],
         }
 
+    @app.get("/events/{symbol}", summary="Liquidity events, newest last (venue times)")
+    def events(symbol: str,
+               since: Annotated[float | None, Query(
+                   ge=0, description="keep events active or ended at/after this venue time "
+                   "(epoch seconds)")] = None,
+               type: Annotated[str | None, Query(  # noqa: A002 - the documented parameter name
+                   description="comma-separated event types, e.g. wall,sweep")] = None,
+               ) -> dict[str, object]:
+        state = runtime.states[known_symbol(symbol)]
+        return {"symbol": state.symbol, "events": query_events(state, since, type)}
+
     @app.post("/simulate", response_model=SimulateResponse,
               summary="Market-order impact: walk the live book")
     def simulate(request: SimulateRequest) -> SimulateResponse:
@@ -109,6 +122,21 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
 
         mount(app, runtime.served_symbols)
     return app
+
+
+def query_events(state: SymbolState, since: float | None,
+                 types: str | None) -> list[dict[str, object]]:
+    """``GET /events`` body: the symbol's bounded event log filtered; 422 for an unknown type."""
+    wanted: frozenset[str] | None = None
+    if types is not None:
+        wanted = frozenset(t.strip().lower() for t in types.split(",") if t.strip())
+        unknown = sorted(wanted - set(EVENT_TYPES))
+        if unknown or not wanted:
+            raise HTTPException(422, f"unknown event type {', '.join(unknown) or repr(types)}; "
+                                     f"known: {', '.join(EVENT_TYPES)}")
+    if state.detectors is None:
+        return []
+    return [e.to_dict() for e in state.detectors.log.query(since, wanted)]
 
 
 async def stream_frames(runtime: Runtime, metrics: Metrics, websocket: WebSocket,

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from data_ingestion.events import DepthDiff
+from features.liquidity import EVENT_TYPES
 
 if TYPE_CHECKING:
     from api.runtime import Runtime
@@ -101,6 +102,14 @@ class _StateCollector(Collector):
             for symbol, engine in rt.engines.items():
                 gauge.add_metric([symbol], read_gauge(symbol, engine))
             yield gauge
+        events = CounterMetricFamily("depthlens_liquidity_events",
+                                     "Liquidity events detected, by type", labels=["symbol", "type"])
+        for symbol, state in rt.states.items():
+            if state.detectors is not None:
+                counts = state.detectors.log.counts
+                for event_type in EVENT_TYPES:
+                    events.add_metric([symbol, event_type], counts.get(event_type, 0))
+        yield events
         dropped = CounterMetricFamily("depthlens_dropped_frames",
                                       "Frames dropped for clients that lagged", labels=["symbol"])
         for symbol in rt.engines:
