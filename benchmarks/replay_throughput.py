@@ -7,7 +7,9 @@ so compare the ratio rather than one absolute time):
   features after every diff - the yardstick of the developers' guide (about 1200x real time);
 * ``depthlens``: the production path - ``FuturesParser`` (msgspec, exact integer units),
   ``BookSync`` (every update-id rule), ``L2Book`` (SortedDict) and ``SymbolState.on_book_update``
-  (top-N features and OFI after every diff), plus trades into the rolling state.
+  (top-N features and OFI after every diff), plus trades into the rolling state, with all six
+  liquidity-event detectors on (the default);
+* ``no-detect``: the same with the detectors off, to show what they cost.
 
 Only the streams the live client subscribes to (depth and trades) are timed; bookTicker lines are
 skipped before parsing, as the client never receives them. Usage:
@@ -34,6 +36,7 @@ from config import Config  # noqa: E402
 from data_ingestion.binance.parser import FuturesParser  # noqa: E402
 from data_ingestion.events import DepthDiff, Trade  # noqa: E402
 from data_ingestion.recordings import is_snapshot, read_lines  # noqa: E402
+from features.liquidity.params import DetectorParams  # noqa: E402
 from orderbook.book import L2Book  # noqa: E402
 from orderbook.instrument import Instrument  # noqa: E402
 from orderbook.sync import BookSync, SyncState  # noqa: E402
@@ -52,11 +55,11 @@ def load(paths: list[Path]) -> tuple[list[tuple[int, bytes]], float]:
     return lines, span_s
 
 
-def run_depthlens(lines: list[tuple[int, bytes]]) -> tuple[int, int]:
+def run_depthlens(lines: list[tuple[int, bytes]], config: Config = Config()) -> tuple[int, int]:
     parser = FuturesParser(INSTRUMENTS)
     symbol = next(orjson.loads(r)["data"]["s"] for _, r in lines if not is_snapshot(r))
     book = L2Book()
-    state = SymbolState.from_config(INSTRUMENTS[symbol], book, Config())
+    state = SymbolState.from_config(INSTRUMENTS[symbol], book, config)
     sync = BookSync(symbol, book, lambda: None, state)
     events = 0
     for ns, raw in lines:
@@ -71,6 +74,10 @@ def run_depthlens(lines: list[tuple[int, bytes]]) -> tuple[int, int]:
         events += 1
     assert sync.state is SyncState.LIVE and sync.stats.gaps == 0
     return events, sync.stats.applied
+
+
+def run_without_detectors(lines: list[tuple[int, bytes]]) -> tuple[int, int]:
+    return run_depthlens(lines, Config(detectors=DetectorParams(enabled=False)))
 
 
 def run_lean(lines: list[tuple[int, bytes]]) -> tuple[int, int]:
@@ -145,8 +152,13 @@ def main() -> None:
     lines, span_s = load(args.files)
     print(f"{', '.join(p.name for p in args.files)}: {len(lines)} depth+trade lines over "
           f"{span_s:.0f}s (read and gunzip: {time.perf_counter() - t0:.2f}s, not timed below)")
-    medians = measure({"lean": run_lean, "depthlens": run_depthlens}, lines, span_s, args.rounds)
-    print(f"depthlens / lean time ratio: {medians['depthlens'] / medians['lean']:.2f}")
+    medians = measure({"lean": run_lean, "depthlens": run_depthlens,
+                       "no-detect": run_without_detectors}, lines, span_s, args.rounds)
+    lean = medians["lean"]
+    print(f"depthlens / lean time ratio: {medians['depthlens'] / lean:.2f} "
+          f"(throughput {lean / medians['depthlens']:.2f}x the lean loop, six detectors on)")
+    print(f"no-detect / lean time ratio: {medians['no-detect'] / lean:.2f} "
+          f"(throughput {lean / medians['no-detect']:.2f}x the lean loop, detectors off)")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {rss_mb:.0f} MB (includes the recording held in memory)")
 
