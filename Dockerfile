@@ -8,6 +8,7 @@ COPY data_ingestion ./data_ingestion
 COPY orderbook ./orderbook
 COPY features ./features
 COPY state ./state
+COPY insights ./insights
 COPY api ./api
 COPY dashboard ./dashboard
 COPY local_exchange ./local_exchange

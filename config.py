@@ -10,11 +10,13 @@ import argparse
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn
 
 from features.liquidity.params import DetectorParams, ParamsError, load_params
+from insights import PROFILES, Profile, RuleBook, RulesError, default_rules, load_rules
+from local_exchange.scenarios import Scenario, ScenarioError, load_scenarios
 
 Source = Literal["sim", "binance", "replay"]
 SOURCES: tuple[Source, ...] = ("sim", "binance", "replay")
@@ -51,6 +53,12 @@ class Config:
     # Liquidity event detectors: every threshold (features/liquidity/params.py defaults,
     # overridden by --detectors FILE).
     detectors: DetectorParams = DetectorParams()
+    # Liquidity events injected into the embedded local exchange (--scenarios FILE; sim/replay).
+    scenarios: tuple[Scenario, ...] = ()
+    # Decision layer: the validated rules (--rules FILE, default insights/profiles/default.toml)
+    # and how thresholds are set (--rules-profile: fixed, or percentiles of recent history).
+    rules: RuleBook = field(default_factory=default_rules)
+    rules_profile: Profile = "default"
     # False when --symbols was left at its default: a replay then serves the recording's symbols.
     symbols_given: bool = False
 
@@ -116,6 +124,12 @@ def _source(text: str) -> Source:
     return text  # type: ignore[return-value]
 
 
+def _rules_profile(text: str) -> Profile:
+    if text not in PROFILES:
+        raise ConfigError(f"{text!r} is not one of {', '.join(PROFILES)}")
+    return text  # type: ignore[return-value]
+
+
 def _log_level(text: str) -> str:
     level = text.upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -142,6 +156,8 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
     "stale-after-s": (_positive_float, "seconds without a book event before a symbol is stale"),
     "silence-timeout-s": (_positive_float, "seconds of silence before a depth socket is "
                           "reconnected"),
+    "rules-profile": (_rules_profile, "rule thresholds: default (the rules file's fixed "
+                      "values) or calibrated (percentiles of the symbol's own last hour)"),
 }
 
 
@@ -168,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="TOML file overriding liquidity-event detector thresholds "
                         "(sections wall, sweep, absorption, layering, iceberg, exhaustion, "
                         "baseline; 'enabled = false' turns them off); see README")
+    parser.add_argument("--rules", metavar="FILE", default=None,
+                        help="TOML rules file for the insight panel (default: "
+                        "insights/profiles/default.toml); see README")
+    parser.add_argument("--scenarios", metavar="FILE", default=None,
+                        help="TOML/JSON list of liquidity events to inject into the embedded "
+                        "local exchange (--source sim or replay); see local_exchange/scenarios.py")
     parser.add_argument("--replay", nargs="+", metavar="FILE", default=None,
                         help="recording files (hftbacktest .gz format) for --source replay; "
                         "several files form one recording")
@@ -201,16 +223,30 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
             if not path.is_file():
                 raise ConfigError(f"--replay: no such file: {path}")
         values["replay_files"] = paths
+    scenarios_file = args.scenarios or environ.get(ENV_PREFIX + "SCENARIOS")
+    if scenarios_file:
+        try:
+            values["scenarios"] = tuple(load_scenarios(Path(scenarios_file)))
+        except ScenarioError as exc:
+            raise ConfigError(f"--scenarios: {exc}") from None
     detectors_file = args.detectors or environ.get(ENV_PREFIX + "DETECTORS")
     if detectors_file:
         try:
             values["detectors"] = load_params(Path(detectors_file))
         except ParamsError as exc:
             raise ConfigError(f"--detectors: {exc}") from None
+    rules_file = args.rules or environ.get(ENV_PREFIX + "RULES")
+    if rules_file:
+        try:
+            values["rules"] = load_rules(Path(rules_file))
+        except RulesError as exc:
+            raise ConfigError(f"--rules: {exc}") from None
     values["symbols_given"] = "symbols" in values
     config = Config(**values)  # type: ignore[arg-type]
     if config.source == "replay" and not config.replay_files:
         raise ConfigError("--source replay needs --replay FILE...")
     if config.replay_files and config.source != "replay":
         raise ConfigError("--replay is only used with --source replay")
+    if config.scenarios and config.source == "binance":
+        raise ConfigError("--scenarios needs the embedded exchange (--source sim or replay)")
     return config

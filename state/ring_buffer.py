@@ -16,7 +16,8 @@ import numpy as np
 HISTORY_COLUMNS: tuple[str, ...] = (
     "ts", "mid_price", "best_bid", "best_ask", "spread", "microprice", "imbalance", "ofi",
     "bid_volume", "ask_volume", "buy_volume", "sell_volume", "trade_count", "buy_vwap",
-    "sell_vwap", "heatmap_lo",
+    "sell_vwap", "heatmap_lo", "venue_ts", "spread_bps", "vwap_30s", "velocity_3s",
+    "velocity_baseline", "volatility_60s_bps", "volatility_1s_60s_bps", "buy_pressure_30s", "cvd",
 )
 _INT_COLUMNS = frozenset({"trade_count"})
 

@@ -4,7 +4,8 @@ Between cuts it only accumulates (OFI of both kinds, update count, trades, last 
 from top-N slices of the book, so ``on_book_update`` stays a few microseconds. Once per second
 ``cut_frame`` computes the book features from the book as it is at that instant, closes the
 second's accumulators, writes one row to the preallocated ring and returns the frame of
-docs/frames.md.
+docs/frames.md. Trades also feed the venue-time trade-flow windows (``features/trade_flow.py``),
+and each frame carries the rules and insights evaluated on its own values (``insights/``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from config import Config
 from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
 from features.liquidity import LiquidityDetectors
 from features.order_flow import best_level_ofi, volume_ofi
+from features.trade_flow import TradeFlow, TradeFlowMetrics
 from features.trades import TradeAccumulator, TradeSummary
+from insights import DecisionLayer, RuleBook, default_rules, empty_signals, liquidity_signals
+from insights.engine import Profile
 from orderbook.book import L2Book, Level
 from orderbook.instrument import Instrument
 from state.book_fields import book_fields
@@ -26,7 +30,9 @@ from state.ring_buffer import SecondsRing
 SCHEMA_VERSION = 1
 # History columns copied straight from the frame; the trade columns come from the summary.
 _ROW_FROM_FRAME = ("ts", "mid_price", "best_bid", "best_ask", "spread", "microprice",
-                   "imbalance", "ofi", "bid_volume", "ask_volume")
+                   "imbalance", "ofi", "bid_volume", "ask_volume", "venue_ts", "spread_bps",
+                   "vwap_30s", "velocity_3s", "velocity_baseline", "volatility_60s_bps",
+                   "volatility_1s_60s_bps", "buy_pressure_30s", "cvd")
 
 
 class HeatmapColumn(TypedDict):
@@ -43,7 +49,10 @@ FRAME_KEYS: tuple[str, ...] = (
     "last_event_age_ms", "integrity", "latency_ms", "best_bid", "best_ask", "mid_price", "spread",
     "spread_bps", "microprice", "imbalance", "imbalance_best", "bid_volume", "ask_volume",
     "dwp_bid", "dwp_ask", "slope_bid", "slope_ask", "ofi", "ofi_best", "updates", "bid_levels",
-    "ask_levels", "cum_bid", "cum_ask", "trades", "heatmap", "events",
+    "ask_levels", "cum_bid", "cum_ask", "trades", "heatmap", "events", "venue_ts",
+    "last_trade_price", "vwap_30s", "velocity_3s", "velocity_baseline", "volatility_60s_bps",
+    "volatility_1s_60s_bps", "buy_pressure_30s", "price_vs_vwap_pct", "cvd", "rules",
+    "insights", "spread_ticks", "signals", "conditions",
 )
 
 
@@ -54,15 +63,16 @@ class SymbolState:
     a snapshot replaces its contents). All methods run on the event loop that owns the book."""
 
     __slots__ = (
-        "_has_baseline", "_last_book_ns", "_latest", "detectors", "_ofi_best_units", "_ofi_units",
-        "_prev_ask_volume", "_prev_best_ask", "_prev_best_bid", "_prev_bid_volume", "_ring",
-        "_step_units", "_trades", "_updates", "band_bps", "book", "history_seconds",
-        "instrument", "rows", "top_n",
+        "_decisions", "_flow", "_has_baseline", "_last_book_ns", "_latest", "detectors",
+        "_ofi_best_units", "_ofi_units", "_prev_ask_volume", "_prev_best_ask", "_prev_best_bid",
+        "_prev_bid_volume", "_ring", "_step_units", "_trades", "_updates", "band_bps", "book",
+        "history_seconds", "instrument", "rows", "top_n",
     )
 
     def __init__(self, instrument: Instrument, book: L2Book, *, top_n: int,
                  history_seconds: int, heatmap_band_bps: float, heatmap_rows: int,
-                 detectors: LiquidityDetectors | None = None) -> None:
+                 detectors: LiquidityDetectors | None = None,
+                 rules: RuleBook | None = None, rules_profile: Profile = "default") -> None:
         if top_n <= 0:
             raise ValueError(f"top_n must be positive, got {top_n}")
         self.instrument = instrument
@@ -82,6 +92,9 @@ class SymbolState:
         self._prev_best_ask: Level | None = None
         # Liquidity event detectors on the same hot path (None: off); their log feeds frames.
         self.detectors = detectors
+        # Trade-flow windows in venue time and the rules evaluated on each frame.
+        self._flow = TradeFlow(instrument.price_scale, instrument.qty_scale)
+        self._decisions = DecisionLayer(rules or default_rules(), rules_profile)
         self._reset_second()
 
     @classmethod
@@ -90,7 +103,8 @@ class SymbolState:
                      if config.detectors.enabled else None)
         return cls(instrument, book, top_n=config.top_n, history_seconds=config.history_seconds,
                    heatmap_band_bps=config.heatmap_band_bps, heatmap_rows=config.heatmap_rows,
-                   detectors=detectors)
+                   detectors=detectors, rules=config.rules,
+                   rules_profile=config.rules_profile)
 
     @property
     def symbol(self) -> str:
@@ -117,6 +131,7 @@ class SymbolState:
         update, and the jump from the old book is not order flow)."""
         self._set_baseline(book)
         self._last_book_ns = snapshot.receive_ts_ns
+        self._flow.went_live()
         if self.detectors is not None:
             self.detectors.on_book_reset(book, snapshot)
 
@@ -139,11 +154,15 @@ class SymbolState:
         self._prev_best_ask = best_ask
         self._updates += 1
         self._last_book_ns = diff.receive_ts_ns
+        if diff.exchange_ts_ms > self._flow.venue_ms:
+            self._flow.venue_ms = diff.exchange_ts_ms
         if self.detectors is not None:
             self.detectors.on_book_update(book, diff)
 
     def on_trade(self, trade: Trade) -> None:
-        self._trades.add(trade.price, trade.qty, trade.taker_side == "buy")
+        bought = trade.taker_side == "buy"
+        self._trades.add(trade.price, trade.qty, bought)
+        self._flow.on_trade(trade.exchange_ts_ms, trade.price, trade.qty, bought)
         if self.detectors is not None:
             self.detectors.on_trade(trade)
 
@@ -204,11 +223,25 @@ class SymbolState:
             "heatmap": heatmap,
             "events": [] if self.detectors is None else self.detectors.log.drain_changed(),
         }
+        values["spread_ticks"] = (None if not bids or not asks
+                                  else (asks[0][0] - bids[0][0]) / inst.tick_units)
+        self._decide(values, self._flow.cut(trades.count, fields["mid_price"]))
         frame = {key: values[key] for key in FRAME_KEYS}
         self._record(frame, trades)
         self._reset_second()
         self._latest = frame
         return frame
+
+    def _decide(self, values: dict[str, Any], flow: TradeFlowMetrics) -> None:
+        """Add the trade-flow metrics, the liquidity signals, and the rules and insights
+        evaluated on exactly these values (docs/frames.md, "Rules and insights")."""
+        values.update(flow.to_dict())
+        det = self.detectors
+        signals = (empty_signals() if det is None else liquidity_signals(
+            det.log, det.ctx.now_s, values["best_bid"], values["best_ask"]))
+        decision = self._decisions.evaluate(values["ts"], {**values, **signals})
+        values.update(rules=decision.rules, insights=decision.insights, signals=signals,
+                      conditions=decision.conditions)
 
     def _record(self, frame: dict[str, Any], trades: TradeSummary) -> None:
         """Write the second's history row (its heatmap cells are already in the ring slot)."""
