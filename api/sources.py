@@ -63,7 +63,7 @@ async def open_source(config: Config, clock: Clock,
     from local_exchange import LocalExchange
 
     exchange = LocalExchange(symbols, clock=clock.time_ns, replay_files=config.replay_files,
-                             speed=config.speed)
+                             speed=config.speed, scenarios=config.scenarios)
     # Its own loop in its own thread: a busy API loop must not stall the exchange's clock.
     thread = await asyncio.to_thread(exchange.run_in_thread)
     try:

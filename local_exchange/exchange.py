@@ -5,6 +5,11 @@ simulation ticks every ``publish_interval_ms``: the flow model runs for one inte
 publishes one ``depthUpdate`` on ``<sym>@depth@100ms`` (merged into ``@depth`` and
 ``@depth@500ms``), its ``aggTrade``s and a ``bookTicker`` when the touch changed. Fault-injection
 methods are plain synchronous calls on that loop; from another thread use ``run_in_thread()``.
+
+Injected liquidity events (``injection``): scenarios given here or through ``inject()`` /
+``GET /control/inject`` run as real orders in the engine (simulated) or as an overlay on the
+recorded book (replay); ``truth()`` / ``GET /control/truth`` return what was injected, in venue
+time.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from local_exchange.faults import (
     MalformedKind,
     missing_fields,
 )
+from local_exchange.injection import Injector
+from local_exchange.injection_replay import ReplayInjection, ReplayVenue
+from local_exchange.injection_venue import SimVenue, Venue
 from local_exchange.instruments import KNOWN_SPECS, SymbolSpec
 from local_exchange.market_model import FlowParams, SimulatedSymbol
 from local_exchange.matching import Level, Side
@@ -30,8 +38,9 @@ from local_exchange.publisher import DepthMerger, Payload
 from local_exchange.recording import RecordedMessage
 from local_exchange.replay import ReplayMarket
 from local_exchange.rest import RestApi
-from local_exchange.snapshot import Snapshot
+from local_exchange.scenarios import Scenario, parse_scenario
 from local_exchange.server import ServerSettings, StreamServer
+from local_exchange.snapshot import Snapshot
 from local_exchange.streams import DEPTH_SPEEDS
 
 if TYPE_CHECKING:
@@ -79,6 +88,9 @@ class LocalExchange:
         settings: WebSocket ping interval, pong timeout, max lifetime, send queue size.
         flow: per-symbol ``FlowParams`` overrides for the model.
         publish_interval_ms: the ``@depth@100ms`` cadence (keep 100 unless testing).
+        scenarios: liquidity events to inject (``local_exchange.scenarios``); more can be
+            added with ``inject()`` or ``GET /control/inject``; truth via ``truth()`` or
+            ``GET /control/truth``.
     """
 
     def __init__(self, symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), *, seed: int = 1,
@@ -86,7 +98,8 @@ class LocalExchange:
                  speed: float = 1.0, settings: ServerSettings | None = None,
                  flow: Mapping[str, FlowParams] | None = None,
                  specs: Mapping[str, SymbolSpec] | None = None,
-                 host: str = "127.0.0.1", port: int = 0, publish_interval_ms: int = 100) -> None:
+                 host: str = "127.0.0.1", port: int = 0, publish_interval_ms: int = 100,
+                 scenarios: Iterable[Scenario] = ()) -> None:
         self.clock = clock
         self.host, self._requested_port = host, port
         self.publish_interval_ms = publish_interval_ms
@@ -108,7 +121,8 @@ class LocalExchange:
             source = SimulatedMarket(self._sims)
             kinds = tuple(DEPTH_SPEEDS)
         self.symbols = tuple(source.listed())
-        self.rest = RestApi(source, clock)
+        self.injector = self._make_injector(seed, scenarios)
+        self.rest = RestApi(source, clock, self.injector.control)
         self.server = StreamServer(self.rest, settings)
         self._faults = {s: DepthFaults(kinds) for s in self.symbols}
         self._mergers = {s: {kind: DepthMerger(ms, sim.publisher.last_u)
@@ -210,6 +224,32 @@ class LocalExchange:
         """Market order (integer qty units); returns the filled quantity."""
         return self._sims[symbol].engine.market(side, qty, self.clock())
 
+    # ---------------------------------------------------------- injected events
+    def inject(self, scenario: Scenario | Mapping[str, object]) -> str:
+        """Inject one scenario ``at_s`` from now (a ``Scenario`` or its keys); returns its id.
+
+        Raises ``ScenarioError`` (a ValueError naming the key) for a bad entry."""
+        if not isinstance(scenario, Scenario):
+            scenario = parse_scenario(scenario, "inject")
+        return self.injector.add(scenario, from_now=True).id
+
+    def truth(self, symbol: str | None = None) -> list[dict[str, object]]:
+        """Every injected scenario's truth record so far (venue times, quote/base units)."""
+        return self.injector.truth(symbol)
+
+    def _make_injector(self, seed: int, scenarios: Iterable[Scenario]) -> Injector:
+        venues: dict[str, Venue]
+        if self._replay is not None:
+            replay = self._replay
+            overlays = {r.symbol: ReplayVenue(replay.specs[r.symbol], r.snapshot)
+                        for r in replay.recordings}
+            venues = dict(overlays)
+            injector = Injector(venues, seed, scenarios)
+            replay.hook = ReplayInjection(overlays, injector.step, injector.shown).process
+            return injector
+        venues = {s: SimVenue(sim) for s, sim in self._sims.items()}
+        return Injector(venues, seed, scenarios)
+
     # ------------------------------------------------------------------ faults
     def drop_diff(self, symbol: str) -> None:
         """The next depth diff of ``symbol`` is not sent (on every depth stream): pu breaks."""
@@ -281,10 +321,14 @@ class LocalExchange:
         now_ns = self.clock()
         now_ms = now_ns // 1_000_000
         flowing = self._running.is_set()
+        # Injected orders act at the start of the interval, so their trades' T never run
+        # ahead of the flow's trades published in the same tick.
+        self.injector.step(now_ns - int(dt_s * 1e9))
         for symbol, sim in self._sims.items():
             out = sim.step(now_ns, dt_s, flow=flowing)
             lower = symbol.lower()
             if out.depth is not None:
+                self.injector.shown(symbol, out.depth["E"])
                 self._last_depth[symbol] = out.depth
                 self._send_depth(symbol, "depth@100ms", out.depth)
                 for merger in self._mergers[symbol].values():

@@ -82,6 +82,9 @@ class ReplayMarket:
                       for r in self.recordings}
         self.messages_sent = 0
         self.finished = asyncio.Event()
+        # Injection (local_exchange.injection_replay): the messages to publish for a recorded
+        # one (injected trades, the diff with the overlay); None publishes it as recorded.
+        self.hook: Callable[[RecordedMessage], list[RecordedMessage]] | None = None
 
     # BookSource
     def listed(self) -> Mapping[str, SymbolSpec]:
@@ -112,9 +115,10 @@ class ReplayMarket:
                 await asyncio.sleep(delay)
             elif count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            emit(msg)
-            if msg.data.get("e") == "depthUpdate":
-                self.books[msg.symbol].on_published(msg.data)
+            for out in self.hook(msg) if self.hook is not None else (msg,):
+                emit(out)
+                if out.data.get("e") == "depthUpdate":
+                    self.books[out.symbol].on_published(out.data)
             self.messages_sent += 1
         log.info("replay finished after %d messages", self.messages_sent)
         self.finished.set()

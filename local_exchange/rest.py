@@ -24,6 +24,10 @@ DEPTH_WEIGHTS: dict[int, int] = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 100
 DEFAULT_DEPTH_LIMIT = 500
 
 
+# (route, query) -> (HTTP status, JSON body): the injection control endpoint.
+ControlHandler = Callable[[str, Mapping[str, str]], tuple[int, dict[str, Any]]]
+
+
 class BookSource(Protocol):
     """What the REST layer needs from the simulated or replayed market."""
 
@@ -52,9 +56,11 @@ class RestFaults:
 class RestApi:
     """Callable ``path -> RestResponse`` for ``StreamServer``."""
 
-    def __init__(self, source: BookSource, clock: Callable[[], int]) -> None:
+    def __init__(self, source: BookSource, clock: Callable[[], int],
+                 control: ControlHandler | None = None) -> None:
         self.source = source
         self.clock = clock
+        self.control = control  # /control/... (injection), outside Binance's paths
         self.faults = RestFaults(stale_snapshots={})
         self._window = -1
         self.used_weight = 0
@@ -63,6 +69,9 @@ class RestApi:
         parts = urlsplit(path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         route = parts.path.rstrip("/")
+        if route.startswith("/control/") and self.control is not None:
+            status, body = self.control(route, query)
+            return RestResponse(status, orjson.dumps(body))
         if route == "/fapi/v1/depth":
             return self._depth(query)
         if route == "/fapi/v1/exchangeInfo":
