@@ -25,9 +25,12 @@ from orderbook.instrument import Instrument
 
 def build_detectors(params: DetectorParams) -> list[Detector]:
     """The six detectors in their fixed calling order."""
-    return [WallDetector(params.wall), SweepDetector(params.sweep),
-            AbsorptionDetector(params.absorption), LayeringDetector(params.layering),
-            IcebergDetector(params.iceberg), ExhaustionDetector(params.exhaustion)]
+    # Absorption keeps the touch evidence (net flow, refills) that the iceberg-like detector
+    # reads: computed once, and both apply the same iceberg-like rule (one level, one report).
+    absorption = AbsorptionDetector(params.absorption, params.iceberg)
+    return [WallDetector(params.wall), SweepDetector(params.sweep), absorption,
+            LayeringDetector(params.layering), IcebergDetector(params.iceberg, absorption.touch),
+            ExhaustionDetector(params.exhaustion)]
 
 
 class LiquidityDetectors:
