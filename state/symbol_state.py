@@ -187,6 +187,8 @@ class SymbolState:
         ``now_ns`` is the injected clock's time of the cut (for ``latency_ms``); ``integrity``
         maps every configured symbol to ``{"status", "last_update_id", "last_event_age_ms",
         "gaps", "resyncs"}`` and is passed through (copied) into the frame."""
+        if self.detectors is not None:
+            self.detectors.flush()  # trades buffered since the last diff, before events are read
         entry = integrity.get(self.symbol, {})
         status = str(entry.get("status", "syncing"))
         inst = self.instrument

@@ -47,6 +47,7 @@ def replay_events(path: Path) -> tuple[list[dict[str, Any]], tuple[int, int]]:
         last_ms = event.exchange_ts_ms
     assert sync.state is SyncState.LIVE and sync.stats.gaps == 0
     assert state.detectors is not None and first_ms is not None and last_ms is not None
+    state.detectors.flush()
     return [e.to_dict() for e in state.detectors.log], (first_ms, last_ms)
 
 

@@ -100,6 +100,7 @@ class Feed:
             self.tick(base + 900)
 
     def events(self, kind: str | None = None) -> list[dict]:
+        self.det.flush()  # buffered trades reach the detectors, as at a frame cut
         out = [e.to_dict() for e in self.det.log]
         return [e for e in out if kind is None or e["type"] == kind]
 
@@ -469,6 +470,7 @@ def test_real_recording_events_are_consistent() -> None:
         elif type(event) is Trade:
             state.on_trade(event)
     assert state.detectors is not None
+    state.detectors.flush()
     events = [e.to_dict() for e in state.detectors.log]
     sweeps = [e for e in events if e["type"] == "sweep"]
     assert 10 <= len(sweeps) <= 2000 * span_s / 3600  # the window is a fast market

@@ -4,9 +4,18 @@
 samples the rolling baseline, calls every detector in a fixed order (so a replay gives the same
 events every time) and owns the symbol's ``EventLog``. Venue time is the latest ``E``/``T`` seen,
 never decreasing; a venue second boundary calls each detector's ``on_second`` once.
+
+Trades are three quarters of the events and every detector looks at each one, so they are
+buffered and handed over in arrival order just before the next diff, second boundary, reset or
+frame cut: detectors see exactly the sequence (and the venue time at each trade) they would have
+seen one by one. On the way, consecutive prints with the same trade time, price and aggressor are
+merged into one, which is what Binance's aggTrade does (the raw ``trade`` stream of the
+recordings has about two prints per such group; one taker or several is unknowable anyway).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
 from features.liquidity.absorption import AbsorptionDetector
@@ -36,7 +45,7 @@ def build_detectors(params: DetectorParams) -> list[Detector]:
 class LiquidityDetectors:
     """One symbol's detectors; implements ``orderbook.observer.BookObserver``."""
 
-    __slots__ = ("_second", "ctx", "detectors", "log")
+    __slots__ = ("_pending", "_second", "ctx", "detectors", "log")
 
     def __init__(self, instrument: Instrument, book: L2Book, params: DetectorParams,
                  log: EventLog | None = None,
@@ -45,10 +54,13 @@ class LiquidityDetectors:
         self.ctx = MarketContext(instrument, book, self.log, LevelSizeBaseline(params.baseline))
         self.detectors = detectors if detectors is not None else build_detectors(params)
         self._second: int | None = None
+        # Buffered trades: [trade, merged quantity, venue ms when it arrived].
+        self._pending: list[list[Any]] = []
 
     # ---- BookObserver ----------------------------------------------------------------------
 
     def on_book_reset(self, book: L2Book, snapshot: DepthSnapshot) -> None:
+        self.flush()
         ctx = self.ctx
         if snapshot.exchange_ts_ms > ctx.venue_ms:
             ctx.venue_ms = snapshot.exchange_ts_ms
@@ -59,6 +71,8 @@ class LiquidityDetectors:
             detector.on_reset(ctx)
 
     def on_book_update(self, book: L2Book, diff: DepthDiff) -> None:
+        if self._pending:
+            self.flush()  # trades received before this diff are judged against the old touch
         ctx = self.ctx
         bids, asks = book.bids, book.asks
         ctx.best_bid = bids.peekitem(-1) if bids else None
@@ -73,15 +87,47 @@ class LiquidityDetectors:
         ctx = self.ctx
         if not ctx.live:
             return  # no book to judge a trade against
-        if trade.exchange_ts_ms > ctx.venue_ms:
-            ctx.venue_ms = trade.exchange_ts_ms
-            self._maybe_second()
-        for detector in self.detectors:
-            detector.on_trade(ctx, trade)
+        ts = trade.exchange_ts_ms
+        pending = self._pending
+        if ts > ctx.venue_ms:
+            if ts // 1000 != self._second:
+                self.flush()  # the second's trades first, then its boundary
+                ctx.venue_ms = ts
+                self._maybe_second()
+            else:
+                ctx.venue_ms = ts
+        elif pending:
+            last = pending[-1]
+            first = last[0]
+            if (first.exchange_ts_ms == ts and first.price == trade.price
+                    and first.taker_side == trade.taker_side):
+                last[1] += trade.qty
+                return
+        pending.append([trade, trade.qty, ctx.venue_ms])
+
+    def flush(self) -> None:
+        """Hand the buffered trades to the detectors (in order, each with the venue time it
+        arrived at). Called before each diff, boundary and reset, and by the frame cut."""
+        pending = self._pending
+        if not pending:
+            return
+        ctx = self.ctx
+        now_ms = ctx.venue_ms
+        handlers = [detector.on_trade for detector in self.detectors]
+        for trade, qty, venue_ms in pending:
+            if qty != trade.qty:
+                trade = Trade(trade.symbol, trade.trade_id, trade.price, qty, trade.taker_side,
+                              trade.exchange_ts_ms, trade.receive_ts_ns)
+            ctx.venue_ms = venue_ms
+            for handler in handlers:
+                handler(ctx, trade)
+        ctx.venue_ms = now_ms
+        pending.clear()
 
     def on_not_live(self) -> None:
         """The book stopped being live (gap, reconnect): nothing is judged until the next
         snapshot, whose ``on_book_reset`` tells the detectors continuity was lost."""
+        self.flush()
         self.ctx.live = False
 
     # ---- internals ---------------------------------------------------------------------------
