@@ -1,6 +1,6 @@
 """Figure builders: pure functions from settings to Plotly figure dicts.
 
-The page draws these skeletons at once (dark axes, empty traces of the right WebGL types), and the
+The page draws these skeletons at once (dark axes, empty traces of the right types), and the
 browser script (``assets/depthlens_30_app.js``) reuses the very same layouts and trace templates,
 filling in only the data arrays on every frame. Styling lives here, in one place; the per-frame
 work stays in the browser.
@@ -8,6 +8,7 @@ work stays in the browser.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 Figure = dict[str, Any]
@@ -33,6 +34,62 @@ LIQUIDITY_COLORSCALE: tuple[tuple[float, str], ...] = (
     (0.85, "#f4c430"),
     (1.0, "#fff6d8"),
 )
+
+
+# A 1x1 transparent PNG: the heatmap image's placeholder until the first grid is painted.
+TRANSPARENT_PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlE"
+                     "QVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+
+
+@dataclass(frozen=True, slots=True)
+class EventStyle:
+    """How one liquidity-event type is drawn: its label and its marker (colour is by book side)."""
+
+    type: str
+    label: str
+    symbol: str
+    size: int
+
+
+# Order = the order of the toggles and of the marker traces.
+EVENT_STYLES: tuple[EventStyle, ...] = (
+    EventStyle("wall", "Wall", "square", 9),
+    EventStyle("sweep", "Sweep", "triangle-up", 12),
+    EventStyle("absorption", "Absorption", "diamond", 11),
+    EventStyle("layering", "Layering", "star", 12),
+    EventStyle("iceberg", "Iceberg-like", "hexagon", 11),
+    EventStyle("exhaustion", "Exhaustion", "x", 11),
+)
+# Trace order after best bid, best ask, buys and sells: the outlines of every event (bid side,
+# ask side), then every event's marker, so markers sit on top.
+EVENT_OUTLINE_OFFSET = 4
+EVENT_MARKER_OFFSET = 6
+
+
+def event_traces() -> list[dict[str, Any]]:
+    """Event overlays, empty: two line traces drawing every event's outline (wall bands, sweep
+    spans, layering brackets; segments split by nulls) and one marker trace for every event
+    (symbol by type, colour by book side, hover: one plain sentence). Few traces on purpose: a
+    few hundred layout shapes cost ~100 ms per frame (measured: 210 wall rectangles took a
+    heatmap ``Plotly.react`` from 9 to 124 ms); the type toggles filter the points instead."""
+    outlines = [{
+        "type": "scatter", "mode": "lines", "name": f"{side} event outlines", "x": [], "y": [],
+        "line": {"color": color, "width": 1.2}, "connectgaps": False, "hoverinfo": "skip",
+    } for side, color in (("bid", BID), ("ask", ASK))]
+    markers = {
+        "type": "scatter", "mode": "markers", "name": "liquidity events",
+        "x": [], "y": [], "hovertext": [],
+        "marker": {"symbol": [], "size": [], "color": [], "opacity": 0.95,
+                   "line": {"width": 1.5, "color": "#f5f7fa"}},
+        "hovertemplate": "%{hovertext}<extra></extra>",
+    }
+    return [*outlines, markers]
+
+
+def event_styles() -> list[dict[str, Any]]:
+    """The styles as plain data for the browser script."""
+    return [{"type": s.type, "label": s.label, "symbol": s.symbol, "size": s.size}
+            for s in EVENT_STYLES]
 
 
 def _axis(**extra: Any) -> dict[str, Any]:
@@ -68,32 +125,23 @@ def _base_layout(**extra: Any) -> dict[str, Any]:
 
 
 def heatmap_figure() -> Figure:
-    """Liquidity heatmap over time, best bid/ask lines and trade dots (all empty)."""
-    heat = {
-        "type": "heatmap",
-        "name": "resting size",
-        "z": [],
-        "x0": 0,
-        "dx": 1000,
-        "y0": 0,
-        "dy": 1,
-        "zsmooth": "fast",
-        "zmin": 0,
-        "colorscale": [list(stop) for stop in LIQUIDITY_COLORSCALE],
-        "colorbar": {
-            "orientation": "h", "x": 0.9, "xanchor": "right", "y": 1.0, "yanchor": "bottom",
-            "len": 0.3, "thickness": 6, "ypad": 4, "outlinewidth": 0, "nticks": 5,
-            "tickfont": {"color": AXIS_TEXT, "size": 10},
-            "title": {"text": "size", "side": "right",
-                      "font": {"color": AXIS_TEXT, "size": 10}},
-        },
-        "hovertemplate": "%{x|%H:%M:%S}  %{y}<br>resting %{z}<extra></extra>",
-    }
-    line: dict[str, Any] = {"type": "scattergl", "mode": "lines", "x": [], "y": [], "line": {"shape": "hv", "width": 1.6}}
-    dots: dict[str, Any] = {"type": "scattergl", "mode": "markers", "x": [], "y": [],
+    """Liquidity heatmap over time, best bid/ask lines, trade dots and event markers (all empty).
+
+    The grid is a layout image: a PNG the browser paints from the grid with
+    :data:`LIQUIDITY_COLORSCALE` and Plotly only places. A ``heatmap`` trace costs ~50 ms per
+    frame, and an ``image`` trace on a date axis is worse (Plotly takes its fast path only on
+    linear axes, otherwise it redraws every pixel with ``fillRect``). The page's readout shows
+    time, price and resting size under the cursor, read from the grid.
+
+    The overlays are SVG ``scatter`` traces, not ``scattergl``: with a few hundred points SVG
+    draws as fast, and a chart without a WebGL canvas spares the browser a large canvas copy in
+    every frame's commit under software WebGL (benchmarks/dashboard_frame_cost.py: main-thread
+    long tasks ~160 -> ~130 ms/s with the depth curve changed the same way).
+    """
+    line: dict[str, Any] = {"type": "scatter", "mode": "lines", "x": [], "y": [], "line": {"shape": "hv", "width": 1.6}}
+    dots: dict[str, Any] = {"type": "scatter", "mode": "markers", "x": [], "y": [],
             "marker": {"size": [], "opacity": 0.9, "line": {"width": 1, "color": "#0b0e13"}}}
     data = [
-        heat,
         {**line, "name": "best bid", "line": {**line["line"], "color": BID},
          "hovertemplate": "best bid %{y}<extra></extra>"},
         {**line, "name": "best ask", "line": {**line["line"], "color": ASK},
@@ -102,11 +150,16 @@ def heatmap_figure() -> Figure:
          "hovertemplate": "buy %{customdata} @ %{y}<extra></extra>", "customdata": []},
         {**dots, "name": "sells", "marker": {**dots["marker"], "color": ASK},
          "hovertemplate": "sell %{customdata} @ %{y}<extra></extra>", "customdata": []},
+        *event_traces(),
     ]
     layout = _base_layout(
-        xaxis=_axis(type="date", tickformat="%H:%M:%S", hoverformat="%H:%M:%S",
+        # No grid lines: the image sits below them (layer "below") and they would stripe it.
+        xaxis=_axis(type="date", tickformat="%H:%M:%S", hoverformat="%H:%M:%S", showgrid=False,
                     title={"text": "time (UTC)", "font": {"color": AXIS_TEXT, "size": 11}}),
-        yaxis=_axis(side="right", title={"text": ""}, fixedrange=False),
+        yaxis=_axis(side="right", title={"text": ""}, fixedrange=False, showgrid=False),
+        images=[{"source": TRANSPARENT_PIXEL, "xref": "x", "yref": "y", "x": 0, "y": 1,
+                 "sizex": 1, "sizey": 1, "xanchor": "left", "yanchor": "top",
+                 "sizing": "stretch", "layer": "below", "opacity": 1}],
         margin={"l": 8, "r": 70, "t": 34, "b": 36},
         hovermode="closest",
         dragmode="zoom",
@@ -115,10 +168,11 @@ def heatmap_figure() -> Figure:
 
 
 def depth_figure() -> Figure:
-    """Cumulative bid and ask quantity against price (all empty)."""
-    side: dict[str, Any] = {"type": "scattergl", "mode": "lines", "x": [], "y": [], "fill": "tozeroy",
+    """Cumulative bid and ask quantity against price (all empty). SVG traces, for the reason
+    given in :func:`heatmap_figure`."""
+    side: dict[str, Any] = {"type": "scatter", "mode": "lines", "x": [], "y": [], "fill": "tozeroy",
             "line": {"shape": "hv", "width": 1.6}}
-    levels: dict[str, Any] = {"type": "scattergl", "mode": "markers", "x": [], "y": [],
+    levels: dict[str, Any] = {"type": "scatter", "mode": "markers", "x": [], "y": [],
               "marker": {"size": 6, "symbol": "circle-open", "line": {"width": 1.5}}}
     data = [
         {**side, "name": "bids", "line": {**side["line"], "color": BID},
@@ -181,3 +235,27 @@ def graph_config() -> dict[str, Any]:
         "scrollZoom": True,
         "modeBarButtonsToRemove": ["lasso2d", "select2d", "toImage"],
     }
+
+
+# Light theme: each dark-theme colour of the figures' layouts (and the trader view's gauges)
+# mapped to its light counterpart. The page swaps them in while it is light
+# (assets/depthlens_50_insights.js, depthlensTheme.style), so styling still lives here only.
+# The heatmap palette is kept: liquidity heatmaps read best on their dark scale.
+NEUTRAL_BAND = "#1a222d"
+LIGHT_COLORS: dict[str, str] = {
+    BACKGROUND: "#f6f8fa",
+    PANEL: "#ffffff",
+    GRID: "#e1e6ec",
+    AXIS_TEXT: "#5b6776",
+    TEXT: "#1d2631",
+    "#5b6b80": "#9aa5b3",  # spikes, guide lines
+    "#1b2430": "#ffffff",  # hover label
+    "#34445a": "#c3ccd7",
+    "#f4c430": "#b38600",  # VWAP: the dark theme's yellow vanishes on white
+    NEUTRAL_BAND: "#e8ecf1",
+}
+
+
+def theme_colors() -> dict[str, dict[str, str]]:
+    """Colour substitutions per theme, for the browser (dark is the figures as built)."""
+    return {"dark": {}, "light": {k.lower(): v for k, v in LIGHT_COLORS.items()}}

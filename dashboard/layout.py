@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from dash import dcc, html
 
-from dashboard import figures
+from dashboard import event_tape, figures, trader_figures, trader_layout
 
 
 def data_attrs(**values: str) -> dict[str, Any]:
@@ -30,13 +30,23 @@ class Kpi:
 
 
 KPIS: tuple[Kpi, ...] = (
-    Kpi("mid", "Mid", "Mid price: (best bid + best ask) / 2."),
+    Kpi("price", "Price", "Last trade price (the mid until a trade is seen); below: its source."),
+    Kpi("change", "Change", "Change of the mid over the window shown (up to the history "
+        "length), in percent; below: in price and the span it covers."),
     Kpi("spread", "Spread", "Spread: best ask minus best bid, in basis points of the mid "
-        "(1 bp = 0.01 %); the price difference is shown below."),
-    Kpi("microprice", "Microprice", "Microprice: the mid weighted by the opposite side's size at "
-        "the best level; it leans toward the thinner side, where price tends to move next."),
+        "(1 bp = 0.01 %); the price difference is shown below. Red above 6 bp (wide), green "
+        "below 2 bp (tight)."),
+    Kpi("velocity", "Velocity", "Trade velocity: aggTrades per second over the last 3 s; below: "
+        "against the 180 s baseline. Red above 2x the baseline, blue below 0.5x."),
+    Kpi("vwap", "VWAP 30s", "Volume-weighted average trade price over the last 30 s; below: "
+        "the last price against it, in percent."),
     Kpi("imbalance", "Imbalance", "Order book imbalance: (bid qty - ask qty) / (bid qty + ask "
         "qty) over the top N levels; +1 = only bids, -1 = only asks."),
+    Kpi("status", "Status", "Connection and book state; below: venue time of the newest frame "
+        "and how long ago it arrived."),
+    Kpi("mid", "Mid", "Mid price: (best bid + best ask) / 2."),
+    Kpi("microprice", "Microprice", "Microprice: the mid weighted by the opposite side's size at "
+        "the best level; it leans toward the thinner side, where price tends to move next."),
     Kpi("ofi", "OFI", "Order flow imbalance over the last second: change of top-N bid volume "
         "minus change of top-N ask volume, summed over every update; positive = buying pressure."),
     Kpi("tps", "Trades/s", "Trades executed in the last second; below: taker buy and taker sell "
@@ -67,6 +77,10 @@ def page_config(symbols: Sequence[str]) -> dict[str, Any]:
         "groups": list(GROUP_CHOICES),
         "surfaceEverySeconds": SURFACE_EVERY_SECONDS,
         "wsPath": "/ws/",
+        "colorscale": [list(stop) for stop in figures.LIQUIDITY_COLORSCALE],
+        "eventStyles": figures.event_styles(),
+        "traderFigures": trader_figures.trader_figures(),
+        "themes": figures.theme_colors(),
     }
 
 
@@ -96,9 +110,11 @@ def _header(symbols: Sequence[str]) -> html.Header:
                    "Price band around the mid shown in the heatmap, depth curve and surface."),
         _segmented("dl-group", "Group", group_options, "1",
                    "Price grouping: merge this many heatmap cells into one (sizes are summed)."),
+        trader_layout.view_tabs(),
         html.Div([html.Span(className="dl-dot"), html.Span("connecting", id="dl-conn-text")],
                  id="dl-conn", className="dl-conn", **data_attrs(data_state="connecting"),
                  title="State of this page's WebSocket to the server."),
+        trader_layout.theme_toggle(),
     ], className="dl-header")
 
 
@@ -150,6 +166,7 @@ def build_layout(symbols: Sequence[str]) -> html.Div:
         _header(symbols),
         _kpis(),
         _integrity(symbols),
+        trader_layout.insight_panel(),
         html.Main([
             html.Div("", id="dl-banner", className="dl-banner", **data_attrs(data_state="hidden")),
             _panel("dl-heatmap", "Liquidity heatmap",
@@ -161,6 +178,8 @@ def build_layout(symbols: Sequence[str]) -> html.Div:
                    f"time × price × size · redrawn every {SURFACE_EVERY_SECONDS} s",
                    figures.surface_figure(), "dl-panel-surface"),
         ], id="dl-main", className="dl-main"),
+        trader_layout.trader_view(),
+        event_tape.events_section(),
         html.Footer([
             html.Span("frames 0", id="dl-footer-frames"),
             html.Span("", id="dl-footer-last"),

@@ -127,7 +127,8 @@ window.__dl = {
   gd(id) { const el = document.getElementById(id); return el && el.querySelector('.js-plotly-plot'); },
   cells(id) {
     const g = this.gd(id); if (!g || !g.data) return 0;
-    let n = 0;
+    // The heatmap's grid is a layout image; its figure says how many cells it filled.
+    let n = (g.layout && g.layout.meta && g.layout.meta.cells) || 0;
     for (const t of g.data) {
       if (t.z) for (const row of t.z) for (const v of row) if (v !== null && v === v) n++;
       if (!t.z && t.y) n += t.y.filter(v => v !== null).length;
@@ -148,12 +149,14 @@ window.__dl = {
       if (typeof t.x0 === 'number') s += t.x0;
       if (typeof t.y0 === 'number') s += t.y0;
     }
+    const m = g.layout && g.layout.meta;
+    if (m && typeof m.x0 === 'number') { s += m.x0 + m.y0 + m.cells; n += m.cells; }
     return n + ':' + s.toPrecision(15);
   },
   heatmapSpan() {
-    const t = this.gd('dl-heatmap').data[0];
-    if (!t.z || !t.z.length) return null;
-    return { lo: t.y0 - t.dy / 2, hi: t.y0 + (t.z.length - 0.5) * t.dy, dy: t.dy, rows: t.z.length };
+    const m = this.gd('dl-heatmap').layout.meta;
+    if (!m || !m.rows) return null;
+    return { lo: m.y0 - m.dy / 2, hi: m.y0 + (m.rows - 0.5) * m.dy, dy: m.dy, rows: m.rows };
   },
 };
 """
