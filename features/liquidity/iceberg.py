@@ -72,8 +72,11 @@ class IcebergDetector:
         now = diff.exchange_ts_ms
         if self._owner:
             self.touch.on_diff(ctx, now)
-        self._check(ctx, self._bid, now)
-        self._check(ctx, self._ask, now)
+        # Most diffs leave both touches' evidence as it was: skip the call then (hot path).
+        for side in (self._bid, self._ask):
+            flow = side.flow
+            if side.gen != flow.gen or flow.gone_ms is not None or flow.refills != side.refills:
+                self._check(ctx, side, now)
 
     def on_trade(self, ctx: MarketContext, trade: Trade) -> None:
         t = trade.exchange_ts_ms
