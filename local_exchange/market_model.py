@@ -12,6 +12,18 @@ makes the mid wander: takers deplete the touch on the side the fair price moved 
 spread is wider than one tick, some new orders improve it, which
 is what keeps the real books at one tick. Each side is trimmed to ``max_levels`` by cancelling
 the farthest level, so a 1000-level snapshot is the whole book.
+
+Market makers (``TouchMakers``) quote at the touch the way real ones do: the real touch holds
+~100x what the levels behind it hold (BTCUSDT 2024-08-08: median 3.1 BTC vs 0.035 BTC). One
+quote per side (lognormal size around that real touch depth) is re-placed at the start of every
+step and after every market order when it is gone, mostly filled or not where it should be: at
+the best price, improving it up to the fair price (so the spread closes at one tick), and never
+left behind the touch. The side the latent fair price moved toward is pulled (adverse
+selection): its quote steps back beyond the fair price and the small quotes in between go too
+(``fade_prob``), so the mid re-prices mostly by quotes, as real books do, instead of takers
+walking thin levels (which made nearly every move a multi-level sweep). While a spread hold is
+on (``improve_prob`` 0, see ``injection_venue.hold_improving``) makers only join the best price
+and nothing is faded, so a held spread stays held.
 """
 
 from __future__ import annotations
@@ -38,8 +50,8 @@ class FlowParams:
     far_sigma: float = 0.9
     max_distance_ticks: int = 2500
     improve_prob: float = 0.85        # when spread > 1 tick: share of orders placed inside it
-    near_notional_median: float = 500.0
-    fair_vol_ticks: float = 6.0       # latent fair price: random walk, ticks per sqrt(second)
+    near_notional_median: float = 1_000.0  # levels 2-3: sim ~0.03 BTC, real 0.035
+    fair_vol_ticks: float = 15.0      # latent fair price: random walk, ticks per sqrt(second)
     fair_pull_ticks: float = 3.0      # how strongly takers lean toward the fair price
     limit_notional_median: float = 2_000.0
     limit_notional_sigma: float = 1.6
@@ -48,12 +60,21 @@ class FlowParams:
     market_notional_max: float = 3_000_000.0
     max_levels: int = 780
     ids_per_change_max: int = 124     # Binance: ~62 update ids per published level change
+    # Touch market makers (see ``TouchMakers``); sizes in base units (BTC, ETH), not notional.
+    maker_qty_median: float = 3.2     # real BTCUSDT touch median 3.13 BTC (scripts/feed_stats.py)
+    maker_qty_sigma: float = 0.6      # lognormal spread of each quote's size
+    maker_refill_share: float = 0.3   # re-quote when less than this share of the quote is left
+    maker_pull_ticks: float = 1.5     # pull the side the fair price is this far beyond the mid
+    fade_prob: float = 1.0            # on a pull, share of the small quotes up to the fair
+                                      # price pulled too (the other maker then pursues)
 
 
 DEFAULT_FLOW: dict[str, FlowParams] = {
     "BTCUSDT": FlowParams(),
-    "ETHUSDT": FlowParams(market_rate=15.0, far_median_ticks=180.0, market_notional_min=250.0,
-                          near_notional_median=200.0, limit_notional_median=800.0),
+    "ETHUSDT": FlowParams(market_rate=20.0, fair_vol_ticks=12.0, far_median_ticks=180.0,
+                          market_notional_min=250.0,
+                          near_notional_median=800.0, limit_notional_median=800.0,
+                          maker_qty_median=16.0),  # real ETHUSDT touch median 15.6 ETH
 }
 
 
@@ -76,7 +97,9 @@ class SimulatedSymbol:
             first_update_id=4_000_000_000_000 + self.rng.randrange(10**12),
             first_trade_id=1_000_000_000 + self.rng.randrange(10**9),
             id_gap=lambda: self.rng.randrange(gap_max))
+        self.makers = TouchMakers(self)
         self._seed_book(start_ns)
+        self.makers.requote(start_ns)
         self.engine.drain_changes()
         self.engine.drain_takes()
         self.publisher = DepthPublisher(self.engine, spec,
@@ -92,10 +115,11 @@ class SimulatedSymbol:
     def _run_flow(self, now_ns: int, dt_s: float) -> None:
         p, engine, rng = self.params, self.engine, self.rng
         self.fair += rng.gauss(0.0, p.fair_vol_ticks * math.sqrt(dt_s)) * self.tick
+        start_ns = now_ns - int(dt_s * 1e9)
+        self.makers.requote(start_ns)  # makers see the new fair price before the takers do
         cancel_rate = len(engine.orders) / p.order_lifetime_s
         limit_rate = 2 * p.limit_rate
         total = limit_rate + cancel_rate + p.market_rate
-        start_ns = now_ns - int(dt_s * 1e9)
         t = rng.expovariate(total)
         while t < dt_s:
             ts = start_ns + int(t * 1e9)
@@ -104,10 +128,11 @@ class SimulatedSymbol:
                 self._limit_order("buy" if u < p.limit_rate else "sell", ts)
             elif u < limit_rate + cancel_rate:
                 order = engine.random_order(rng)
-                if order is not None:
+                if order is not None and not self.makers.owns(order.order_id):
                     engine.cancel(order.order_id, ts)
             else:
                 self._market_order(ts)
+                self.makers.requote(ts)  # real makers re-quote within milliseconds of a fill
             t += rng.expovariate(total)
         self._trim(now_ns)
 
@@ -187,3 +212,112 @@ class SimulatedSymbol:
             for side in ("buy", "sell"):
                 self._limit_order(side, ts)  # type: ignore[arg-type]
         self._trim(ts)
+
+
+FADE_LEVELS_MAX = 20  # bounds the per-step cost of a fade
+
+
+class TouchMakers:
+    """One large quote per side at the touch, re-placed as the module doc describes.
+
+    Each quote is a real engine order (update ids, trades and fills all come from the engine);
+    the flow's random cancels skip it, its life is the maker's.
+    """
+
+    def __init__(self, sim: SimulatedSymbol) -> None:
+        self.sim = sim
+        self.quotes: dict[Side, tuple[int, int, int] | None] = {"buy": None, "sell": None}
+        # per side: (order id, price, placed qty) of the live quote
+
+    def owns(self, order_id: int) -> bool:
+        return any(q is not None and q[0] == order_id for q in self.quotes.values())
+
+    def requote(self, ts: int) -> None:
+        engine, sim, p = self.sim.engine, self.sim, self.sim.params
+        if engine.best_bid() is None or engine.best_ask() is None:
+            return
+        bid, ask = engine.best_bid() or 0, engine.best_ask() or 0
+        # Adverse selection: the side the fair price moved toward is about to be run over.
+        gap = (sim.fair - (bid + ask) / 2) / (p.maker_pull_ticks * sim.tick)
+        pulled: Side | None = "sell" if gap > 1.0 else "buy" if gap < -1.0 else None
+        # A held spread (improve_prob 0, see injection_venue.hold_improving) must stay as it
+        # is: no fading and no improving quotes then.
+        reprice = p.improve_prob > 0
+        if pulled is not None and reprice and p.fade_prob > 0:
+            self._fade(pulled, ts)  # type: ignore[arg-type]
+        # The pulled side first: the other side's quote then pursues up to its new price.
+        for side in ("sell", "buy") if pulled == "sell" else ("buy", "sell"):
+            if side == pulled:
+                target = self._step_back(side)  # type: ignore[arg-type]
+            else:
+                target = self._target(side, reprice)  # type: ignore[arg-type]
+            self._requote_side(side, target, ts)  # type: ignore[arg-type]
+
+    def _fair_tick(self) -> int:
+        fair = int(self.sim.fair)
+        return fair - fair % self.sim.tick
+
+    def _target(self, side: Side, pursue: bool) -> int:
+        """The best price on ``side``; when pursuing the fair price, the fair price or a tick
+        inside the other side, whichever is nearer (never marketable)."""
+        engine, tick = self.sim.engine, self.sim.tick
+        best = (engine.best_bid() if side == "buy" else engine.best_ask()) or 0
+        other = engine.best_ask() if side == "buy" else engine.best_bid()
+        if not pursue or other is None or best <= 0:
+            return best
+        fair = self._fair_tick()
+        if side == "buy":
+            return max(best, min(fair, other - tick))
+        return min(best, max(fair + tick, other + tick))
+
+    def _step_back(self, side: Side) -> int:
+        """The pulled quote waits a tick beyond the fair price (or its own best if beyond)."""
+        engine, tick = self.sim.engine, self.sim.tick
+        fair = self._fair_tick()
+        if side == "sell":
+            return max(engine.best_ask() or 0, fair + tick)
+        return min(engine.best_bid() or 0, fair)
+
+    def _fade(self, side: Side, ts: int) -> None:
+        """Other small quotes between the touch and the fair price go too (each with
+        ``fade_prob``): everyone sees the move coming, so the mid re-prices mostly by quotes,
+        not by takers walking thin levels (which made nearly every move a sweep)."""
+        engine, sim = self.sim.engine, self.sim
+        book = engine.bids if side == "buy" else engine.asks
+        if side == "buy":
+            prices = list(book.irange(math.ceil(sim.fair), None))[::-1]
+        else:
+            prices = list(book.irange(None, math.floor(sim.fair)))
+        for price in prices[:FADE_LEVELS_MAX]:
+            for order_id in list(book[price].orders):
+                if order_id in engine.protected or self.owns(order_id):
+                    continue
+                if sim.rng.random() < sim.params.fade_prob:
+                    engine.cancel(order_id, ts)
+
+    def _requote_side(self, side: Side, target: int, ts: int) -> None:
+        engine, quote = self.sim.engine, self.quotes[side]
+        if quote is not None:
+            order_id, price, placed = quote
+            order = engine.orders.get(order_id)
+            left = order.qty if order is not None else 0
+            if price == target and left >= placed * self.sim.params.maker_refill_share:
+                return
+            if order is not None:
+                engine.cancel(order_id, ts)
+            self.quotes[side] = None
+            if price == target:  # the quote may have been the whole touch level: re-read it
+                target = self._target(side, False)
+        if target <= 0:
+            return
+        qty = self._size()
+        order_id = engine.add_limit(side, target, qty, ts)  # never marketable (see targets)
+        if order_id is not None:
+            self.quotes[side] = (order_id, target, qty)
+
+    def _size(self) -> int:
+        sim = self.sim
+        p, instrument = sim.params, sim.spec.instrument
+        base = p.maker_qty_median * math.exp(sim.rng.gauss(0.0, p.maker_qty_sigma))
+        lots = int(base * instrument.qty_scale / sim.step_units)
+        return max(lots, 1) * sim.step_units

@@ -5,11 +5,17 @@
 Real side: snapshot + every diff from the snapshot on (the recordings are ``@depth@0ms``, about
 19 diffs/s; the simulator publishes ``@depth@100ms``, so ~10/s is the same order). Trades are the
 recording's ``trade`` events and the simulator's ``aggTrade`` events.
+
+Touch and levels 2-3 sizes are sampled after every diff, both sides (in base units, e.g. BTC).
+Sweeps are counted from the trades alone, independently of depthlens' detector: a burst of one
+taker side's trades within ``SWEEP_WINDOW_MS`` of the burst's first trade that prints at
+>= ``SWEEP_LEVELS`` distinct prices counts once.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -21,9 +27,57 @@ from local_exchange.instruments import KNOWN_SPECS, infer_spec  # noqa: E402
 from local_exchange.market_model import SimulatedSymbol  # noqa: E402
 from local_exchange.recording import Recording, group_recordings, iter_messages  # noqa: E402
 
+SWEEP_WINDOW_MS = 200
+SWEEP_LEVELS = 3
+
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "binance_usdm"
 DEFAULT_FILES = [DATA / "hftbacktest_usdm_btcusdt_20240808.gz",
                  DATA / "hftbacktest_usdm_ethusdt_20240808.gz"]
+
+
+class SweepCounter:
+    """Bursts of one taker side taking >= ``SWEEP_LEVELS`` prices within ``SWEEP_WINDOW_MS``."""
+
+    def __init__(self) -> None:
+        self.sweeps = 0
+        # per taker side: (burst start ms, distinct prices, already counted)
+        self._burst: dict[bool, tuple[int, set[str], bool]] = {}
+
+    def on_trade(self, data: dict) -> None:
+        side, ts, price = bool(data["m"]), int(data["T"]), str(data["p"])
+        burst = self._burst.get(side)
+        if burst is None or ts - burst[0] > SWEEP_WINDOW_MS:
+            burst = (ts, set(), False)
+        start, prices, counted = burst
+        prices.add(price)
+        if not counted and len(prices) >= SWEEP_LEVELS:
+            self.sweeps += 1
+            counted = True
+        self._burst[side] = (start, prices, counted)
+
+
+class DepthSampler:
+    """Touch and levels 2-3 sizes of the metrics' book, both sides, after every diff."""
+
+    def __init__(self, metrics: FeedMetrics, qty_scale: int) -> None:
+        self.metrics, self.scale = metrics, qty_scale
+        self.touch: list[int] = []
+        self.behind: list[int] = []
+
+    def sample(self) -> None:
+        bids, asks = self.metrics.bids, self.metrics.asks
+        if len(bids) < 3 or len(asks) < 3:
+            return
+        self.touch += [bids.peekitem(-1)[1], asks.peekitem(0)[1]]
+        self.behind += [bids.peekitem(-2)[1], bids.peekitem(-3)[1],
+                        asks.peekitem(1)[1], asks.peekitem(2)[1]]
+
+    def rows(self, sweeps: SweepCounter, duration_s: float) -> dict[str, float]:
+        return {
+            "touch size median": statistics.median(self.touch or [0]) / self.scale,
+            "levels 2-3 median": statistics.median(self.behind or [0]) / self.scale,
+            "sweeps/h (>=3 px 200ms)": sweeps.sweeps * 3600 / max(duration_s, 1e-9),
+        }
 
 
 def recording_stats(recording: Recording) -> dict[str, float]:
@@ -36,6 +90,7 @@ def recording_stats(recording: Recording) -> dict[str, float]:
     metrics = FeedMetrics(spec.instrument.tick_units)
     metrics.on_snapshot([(parse_p(p), parse_q(q)) for p, q in snapshot["bids"]],
                         [(parse_p(p), parse_q(q)) for p, q in snapshot["asks"]])
+    sampler, sweeps = DepthSampler(metrics, spec.instrument.qty_scale), SweepCounter()
     first_ns = last_ns = None
     for msg in iter_messages(recording):
         first_ns = first_ns or msg.local_ns
@@ -44,9 +99,12 @@ def recording_stats(recording: Recording) -> dict[str, float]:
         if data.get("e") == "depthUpdate" and data["u"] >= snapshot["lastUpdateId"]:
             metrics.on_diff([(parse_p(p), parse_q(q)) for p, q in data["b"]],
                             [(parse_p(p), parse_q(q)) for p, q in data["a"]], data["E"])
+            sampler.sample()
         elif data.get("e") in ("trade", "aggTrade"):
             metrics.on_trade()
-    return metrics.summary(((last_ns or 0) - (first_ns or 0)) / 1e9)
+            sweeps.on_trade(data)
+    duration_s = ((last_ns or 0) - (first_ns or 0)) / 1e9
+    return metrics.summary(duration_s) | sampler.rows(sweeps, duration_s)
 
 
 def simulator_stats(symbol: str, seconds: float, seed: int) -> tuple[dict[str, float], float]:
@@ -57,6 +115,7 @@ def simulator_stats(symbol: str, seconds: float, seed: int) -> tuple[dict[str, f
     metrics = FeedMetrics(spec.instrument.tick_units)
     book = sim.publisher.published_book()
     metrics.on_snapshot(book.bids, book.asks)
+    sampler, sweeps = DepthSampler(metrics, spec.instrument.qty_scale), SweepCounter()
     dt, now_ns = 0.1, 1_700_000_000_000_000_000
     started = time.process_time()
     for _ in range(int(seconds / dt)):
@@ -66,10 +125,12 @@ def simulator_stats(symbol: str, seconds: float, seed: int) -> tuple[dict[str, f
             metrics.on_diff([(parse_p(p), parse_q(q)) for p, q in out.depth["b"]],
                             [(parse_p(p), parse_q(q)) for p, q in out.depth["a"]],
                             out.depth["E"])
-        for _ in out.agg_trades:
+            sampler.sample()
+        for trade in out.agg_trades:
             metrics.on_trade()
+            sweeps.on_trade(trade)
     cpu = time.process_time() - started
-    return metrics.summary(seconds), cpu / seconds
+    return metrics.summary(seconds) | sampler.rows(sweeps, seconds), cpu / seconds
 
 
 def main() -> None:
