@@ -45,7 +45,8 @@ def build_detectors(params: DetectorParams) -> list[Detector]:
 class LiquidityDetectors:
     """One symbol's detectors; implements ``orderbook.observer.BookObserver``."""
 
-    __slots__ = ("_pending", "_second", "ctx", "detectors", "log")
+    __slots__ = ("_on_second", "_on_trade", "_on_update", "_pending", "_second", "ctx",
+                 "detectors", "log")
 
     def __init__(self, instrument: Instrument, book: L2Book, params: DetectorParams,
                  log: EventLog | None = None,
@@ -53,6 +54,10 @@ class LiquidityDetectors:
         self.log = log or EventLog(instrument.symbol)
         self.ctx = MarketContext(instrument, book, self.log, LevelSizeBaseline(params.baseline))
         self.detectors = detectors if detectors is not None else build_detectors(params)
+        # Bound once: these run after every diff and trade.
+        self._on_update = tuple(d.on_update for d in self.detectors)
+        self._on_trade = tuple(d.on_trade for d in self.detectors)
+        self._on_second = tuple(d.on_second for d in self.detectors)
         self._second: int | None = None
         # Buffered trades: [trade, merged quantity, venue ms when it arrived].
         self._pending: list[list[Any]] = []
@@ -80,8 +85,8 @@ class LiquidityDetectors:
         if diff.exchange_ts_ms > ctx.venue_ms:
             ctx.venue_ms = diff.exchange_ts_ms
             self._maybe_second()
-        for detector in self.detectors:
-            detector.on_update(ctx, diff)
+        for on_update in self._on_update:
+            on_update(ctx, diff)
 
     def on_trade(self, trade: Trade) -> None:
         ctx = self.ctx
@@ -113,7 +118,7 @@ class LiquidityDetectors:
             return
         ctx = self.ctx
         now_ms = ctx.venue_ms
-        handlers = [detector.on_trade for detector in self.detectors]
+        handlers = self._on_trade
         for trade, qty, venue_ms in pending:
             if qty != trade.qty:
                 trade = Trade(trade.symbol, trade.trade_id, trade.price, qty, trade.taker_side,
@@ -140,5 +145,5 @@ class LiquidityDetectors:
         self._second = second
         if ctx.live and ctx.baseline.due(ctx.venue_ms):
             ctx.baseline.sample(ctx.book, ctx.tick, ctx.venue_ms)
-        for detector in self.detectors:
-            detector.on_second(ctx)
+        for on_second in self._on_second:
+            on_second(ctx)
