@@ -27,7 +27,7 @@ from local_exchange.injection_agents import (
     WallAgent,
 )
 from local_exchange.injection_flow_agents import AbsorptionAgent, ExhaustionAgent, IcebergAgent
-from local_exchange.injection_venue import Venue
+from local_exchange.injection_venue import Venue, track_yardstick
 from local_exchange.scenarios import Scenario, ScenarioError, TruthRecord, parse_scenario
 
 AGENTS: dict[str, type[Agent]] = {
@@ -88,6 +88,9 @@ class Injector:
             self._start_ns = now_ns
             self._waiting = [(now_ns + int(sc.at_s * 1e9) if due is None else due, sc, rec)
                              for due, sc, rec in self._waiting]
+        for venue in self.venues.values():
+            if venue.ready:
+                track_yardstick(venue, now_ns)  # what wall/layering injections are sized by
         waiting = []
         for due, scenario, record in self._waiting:
             venue = self.venues[record.symbol]

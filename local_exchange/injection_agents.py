@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from local_exchange.injection_venue import SIDES, Fill, Venue, touch_median
+from local_exchange.injection_venue import SIDES, Fill, Venue, touch_median, volume_median_at
 from local_exchange.scenarios import BookSide, Scenario, TruthRecord
 
 
@@ -49,6 +49,21 @@ class Agent:
         """The price ``ticks`` from ``touch`` away from the spread on ``side``."""
         side = side or self.sc.side
         return touch - ticks * self.v.tick if side == "bid" else touch + ticks * self.v.tick
+
+    def distance(self, touch: int) -> int:
+        """The scenario's distance in ticks from ``touch`` (``distance_bps`` wins when set)."""
+        if self.sc.distance_bps > 0:
+            return max(0, round(touch * self.sc.distance_bps / 1e4 / self.v.tick))
+        return self.sc.distance_ticks
+
+    def use_yardstick(self, distances: list[int]) -> None:
+        """``yardstick = "volume_median"``: size in the wall/layering detectors' own unit, the
+        largest volume-weighted median over the distances used (so every order is >= m x the
+        unit at its own distance)."""
+        if self.sc.yardstick == "volume_median" and distances:
+            self.median = max(volume_median_at(self.v, d) for d in distances)
+            self.truth.detail["median_level_qty"] = self.qty_f(self.median)
+            self.truth.detail["yardstick"] = "volume_median"
 
     def elapsed_s(self, now_ns: int) -> float:
         return (now_ns - self.started_ns) / 1e9
@@ -115,7 +130,10 @@ class WallAgent(Agent):
         if touch is None:
             self.fail("empty side")
             return
-        self.price, self.qty = self.away(touch, sc.distance_ticks), self.lots(sc.size_multiple)
+        distance = self.distance(touch)
+        self.use_yardstick([distance])
+        self.price, self.qty = self.away(touch, distance), self.lots(sc.size_multiple)
+        self.truth.detail["distance_ticks"] = distance
         self.order = v.place(sc.side, self.price, self.qty)
         self.truth.price = self.truth.price_from = self.truth.price_to = self.px(self.price)
         self.truth.size = self.qty_f(self.qty)
@@ -163,22 +181,37 @@ class SweepAgent(Agent):
         self.fills: list[Fill] = []
         self.parts: list[int] = []
         self.helper: int | None = None
-        book = v.levels(sc.side, sc.levels)
+        book = v.levels(sc.side, sc.levels if sc.min_volume_multiple <= 0 else 200)
         if len(book) < sc.levels:
             self.fail(f"fewer than {sc.levels} levels on the {sc.side} side")
             return
+        floor = self._volume_floor()
         if sc.levels == 1:
-            qty = self.lots(sc.size_multiple)
+            qty = max(self.lots(sc.size_multiple), floor - floor % v.step)
             self.helper = v.place(sc.side, book[0][0], qty)
             self.limit: int | None = book[0][0]
         else:
-            part = int(book[-1][1] * sc.fraction)
-            qty = sum(q for _, q in book[:-1]) + max(part - part % v.step, v.step)
+            n, full = sc.levels, sum(q for _, q in book[:sc.levels - 1])
+            while n < len(book) and full + book[n - 1][1] * sc.fraction < floor:
+                full += book[n - 1][1]
+                n += 1
+            part = int(book[n - 1][1] * sc.fraction)
+            qty = full + max(part - part % v.step, v.step)
             self.limit = None
+            self.truth.detail["planned_levels"] = n
         each = max(qty // sc.children // v.step * v.step, v.step)
         self.parts = [each] * (sc.children - 1) + [qty - each * (sc.children - 1)]
         self.gap_ns = int(0.3e9 / sc.children) if sc.children > 1 else 0
         self.truth.detail.update(children=sc.children, planned=self.qty_f(qty))
+
+    def _volume_floor(self) -> int:
+        """``min_volume_multiple`` x the larger of the two touch sizes (0: no floor)."""
+        if self.sc.min_volume_multiple <= 0:
+            return 0
+        touches = [q for side in SIDES for _, q in self.v.levels(side, 1)]
+        floor = int(self.sc.min_volume_multiple * max(touches, default=0))
+        self.truth.detail["volume_floor"] = self.qty_f(floor)
+        return floor
 
     def step(self, now_ns: int) -> None:
         if self.done:
@@ -205,6 +238,15 @@ class SweepAgent(Agent):
                                              self.px(fills[-1].price))
         t.size = self.qty_f(sum(f.qty for f in fills))
         t.detail["levels"] = len({f.price for f in fills})
+        if self.sc.levels > 1 and t.detail["levels"] < self.sc.levels:
+            # Replayed, a split order's later children meet the recording's re-quotes at the
+            # same prices: what went out is not the sweep planned (the record says so).
+            t.detail["not_as_planned"] = (f"took {t.detail['levels']} levels of the "
+                                          f"{self.sc.levels} planned")
+
+
+# Layering is "removed by cancellation with a fill ratio <= 10 %" (the events note, item 4).
+LAYERING_MAX_FILL = 0.1
 
 
 class LayeringAgent(Agent):
@@ -218,7 +260,9 @@ class LayeringAgent(Agent):
         if touch is None:
             self.fail("empty side")
             return
-        self.prices = [self.away(touch, self.sc.distance_ticks + i) for i in range(self.sc.layers)]
+        near = self.distance(touch)
+        self.use_yardstick([near + i for i in range(self.sc.layers)])
+        self.prices = [self.away(touch, near + i) for i in range(self.sc.layers)]
         self.qty = self.lots(self.sc.size_multiple)
         self.orders: list[int] = []
         self.filled_layers = 0
@@ -262,7 +306,12 @@ class LayeringAgent(Agent):
                 left += self.v.remaining(order)
                 self.v.cancel(order)
         placed = self.qty * len(self.orders)
-        self.truth.detail["fill_ratio"] = round(1 - left / placed, 4) if placed else 0.0
+        fill_ratio = round(1 - left / placed, 4) if placed else 0.0
+        self.truth.detail["fill_ratio"] = fill_ratio
+        if not self.sc.fill and fill_ratio > LAYERING_MAX_FILL:
+            # The touch jumped into the layers before they could be pulled: by definition
+            # this is no longer layering (the record says so; scoring leaves it out).
+            self.truth.detail["not_as_planned"] = f"filled {fill_ratio:.0%} before the pull"
         self.finish(reason)
 
 

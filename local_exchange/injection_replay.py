@@ -2,7 +2,8 @@
 
 The recorded book has no orders, so ``ReplayVenue`` keeps, per side: the recorded book R (the
 snapshot advanced by every recorded diff past it), injected resting orders O (FIFO per price),
-recorded liquidity consumed by injected takers H (hidden until the recorded level next changes)
+recorded liquidity consumed by injected takers H (hidden until recorded decreases at that price
+use it up, or the level goes)
 and thinning bands (recorded sizes scaled down, for exhaustion and the spread control). What is
 published at a price is ``floor((R - H) x factor) + O``.
 
@@ -239,11 +240,23 @@ class ReplayVenue:
         for side in SIDES:
             rec, hidden = self.rec[side], self.hidden[side]
             for price, qty in parsed[side]:
+                old = rec.get(price, 0)
                 if qty:
                     rec[price] = qty
                 else:
                     rec.pop(price, None)
-                hidden.pop(price, None)
+                taken = hidden.get(price)
+                if taken is not None:
+                    # Recorded decreases at a price an injected taker consumed are those same
+                    # orders trading or cancelling in the recording: they use up the hidden
+                    # part first; recorded additions show on top. (Forgetting it at any change
+                    # re-showed a swept touch within ~20 ms on a busy recording, so no
+                    # injected sweep was ever confirmed on L2.)
+                    left = min(taken - max(0, old - qty), qty)
+                    if left > 0:
+                        hidden[price] = left
+                    else:
+                        del hidden[price]
         self.active = True
         return parsed
 

@@ -9,15 +9,23 @@ BOOK sides ("bid"/"ask"); ``take("ask", q)`` is a market BUY consuming asks.
 
 from __future__ import annotations
 
+import bisect
 import statistics
+import weakref
+from collections import deque
 from dataclasses import replace
-from typing import NamedTuple, Protocol
+from itertools import accumulate
+from typing import Any, NamedTuple, Protocol
 
 from local_exchange.market_model import SimulatedSymbol
 from local_exchange.matching import Side
 from local_exchange.scenarios import BookSide
 
 NEAR_LEVELS = 10  # levels per side whose sizes define "the median level size near the touch"
+# The detectors' distance buckets (features/liquidity/baseline.py BUCKET_EDGES, repeated here so
+# the exchange does not import the client): lower edges in ticks from the same side's best.
+BUCKET_EDGES: tuple[int, ...] = (0, 1, 3, 6, 11, 21, 51, 101, 201, 501)
+BUCKET_REACH = 1000  # the baseline samples levels up to this many ticks from the touch
 SIDES: tuple[BookSide, BookSide] = ("bid", "ask")
 
 
@@ -79,6 +87,122 @@ def touch_median(venue: Venue) -> int:
     return max(int(statistics.median(sizes)) if sizes else venue.step, venue.step)
 
 
+def _sample_volume_medians(venue: Venue) -> list[float | None]:
+    """One sample: per distance bucket, the volume-weighted median level size, both sides."""
+    per_bucket: list[list[int]] = [[] for _ in BUCKET_EDGES]
+    for side in SIDES:
+        best = venue.best(side)
+        if best is None:
+            continue
+        for price, qty in venue.levels(side, BUCKET_REACH + 1):
+            distance = abs(price - best) // venue.tick
+            if distance > BUCKET_REACH:
+                break
+            if qty > 0:
+                per_bucket[bisect.bisect_right(BUCKET_EDGES, distance) - 1].append(qty)
+    out: list[float | None] = []
+    for sizes in per_bucket:
+        if not sizes:
+            out.append(None)
+            continue
+        sizes.sort()
+        cumulative = list(accumulate(sizes))
+        out.append(float(sizes[bisect.bisect_left(cumulative, cumulative[-1] / 2)]))
+    return out
+
+
+class Yardstick:
+    """The detectors' level-size yardstick, kept on the exchange side: every ``every_s`` of
+    venue time one sample of per-bucket volume-weighted medians, and per bucket the median of
+    the last ``window_s`` of samples (what ``LevelSizeBaseline.volume_median_at`` does on the
+    client). One sample alone is far too noisy to size by: on the simulated BTCUSDT book the
+    6-20 tick buckets hold a handful of lognormal orders, and single samples ranged 0.008 to
+    6.5 BTC where the 30-minute median was ~0.3."""
+
+    def __init__(self, every_s: float = 5.0, window_s: float = 1800.0) -> None:
+        self.every_ns = int(every_s * 1e9)
+        self.rings: list[deque[float]] = [deque(maxlen=max(1, int(window_s / every_s)))
+                                          for _ in BUCKET_EDGES]
+        self.next_ns: int | None = None
+        # The touch level's size (mean of the two best levels), sampled alike: the plain
+        # distance-0 median the iceberg-like/absorption detectors size refills by (H9).
+        self.touch_ring: deque[int] = deque(maxlen=self.rings[0].maxlen)
+
+    def sample(self, venue: Venue, now_ns: int) -> None:
+        if self.next_ns is not None and now_ns < self.next_ns:
+            return
+        self.next_ns = now_ns + self.every_ns
+        for ring, value in zip(self.rings, _sample_volume_medians(venue)):
+            if value is not None:
+                ring.append(value)
+        self.touch_ring.append(touch_level_size(venue))
+
+    def at(self, distance_ticks: int) -> float | None:
+        return _nearest([statistics.median(ring) if ring else None for ring in self.rings],
+                        _bucket(distance_ticks))
+
+
+def _bucket(distance_ticks: int) -> int:
+    return bisect.bisect_right(BUCKET_EDGES, max(0, distance_ticks)) - 1
+
+
+def _nearest(values: list[float | None], i: int) -> float | None:
+    """``values[i]``, else the nearest bucket's (nearer the touch first), as the client's
+    baseline falls back (an empty 1-2 tick bucket behind a one-tick spread is common)."""
+    for step in range(len(values)):
+        for j in (i - step, i + step):
+            if 0 <= j < len(values) and values[j] is not None:
+                return values[j]
+    return None
+
+
+_YARDSTICKS: weakref.WeakKeyDictionary[Any, Yardstick] = weakref.WeakKeyDictionary()
+
+
+def track_yardstick(venue: Venue, now_ns: int) -> None:
+    """Called on every injector step: sample ``venue``'s yardstick when due."""
+    tracker = _YARDSTICKS.get(venue)
+    if tracker is None:
+        tracker = _YARDSTICKS[venue] = Yardstick()
+    tracker.sample(venue, now_ns)
+
+
+def volume_median_at(venue: Venue, distance_ticks: int) -> int:
+    """The volume-weighted median level size (qty units, >= one step) at ``distance_ticks``
+    from the touch, both sides pooled: the wall and layering detectors' yardstick
+    (``LevelSizeBaseline.volume_median_at``), from the venue's ``Yardstick`` (rolling median
+    of 5 s samples) once it has one, else from one sample now. An injection sized as m x this
+    is m x the detectors' threshold unit; the plain median of ``touch_median`` is odd-lot dust
+    on BTCUSDT (0.07 BTC against ~2-3 BTC here)."""
+    tracker = _YARDSTICKS.get(venue)
+    value = tracker.at(distance_ticks) if tracker is not None else None
+    if value is None:
+        value = _nearest(_sample_volume_medians(venue), _bucket(distance_ticks))
+    if value is None:
+        return touch_median(venue)
+    return max(int(value), venue.step)
+
+
+def touch_level_size(venue: Venue) -> int:
+    """Mean size of the two best levels (qty units, >= one step): one sample of what the
+    detectors' distance-0 baseline (``LevelSizeBaseline.median_at(0)``) medians over time, the
+    yardstick of the iceberg-like and absorption detectors' refill sizes. ``touch_median``
+    (the 10 best levels) is mostly odd-lot dust behind the touch on BTCUSDT."""
+    sizes = [q for side in SIDES for _, q in venue.levels(side, 1)]
+    return max(sum(sizes) // len(sizes) if sizes else venue.step, venue.step)
+
+
+def touch_level_median(venue: Venue) -> int:
+    """The rolling median of ``touch_level_size`` (the venue's ``Yardstick`` samples it every
+    5 s): what the detectors' ``LevelSizeBaseline.median_at(0)`` reads, the unit of the
+    iceberg-like detector's refill floor. One sample alone is noisy (0.003-0.4 BTC on the
+    simulated BTCUSDT touch); falls back to one sample before the first."""
+    tracker = _YARDSTICKS.get(venue)
+    if tracker is None or not tracker.touch_ring:
+        return touch_level_size(venue)
+    return max(int(statistics.median(tracker.touch_ring)), venue.step)
+
+
 class SimVenue:
     """A ``Venue`` over one simulated symbol's matching engine."""
 
@@ -93,7 +217,8 @@ class SimVenue:
         self.last_published_ms = 0
         self._params = sim.params
         self._holds = 0
-        self._mine: set[int] = set()  # injected orders: thinning never cancels these
+        self._mine: set[int] = set()  # injected orders: thinning never cancels these...
+        self.engine.protected = self._mine  # ...nor the flow's random cancels
 
     @property
     def ready(self) -> bool:

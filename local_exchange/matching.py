@@ -79,6 +79,10 @@ class MatchingEngine:
         self._next_order_id = 1
         self._next_trade_id = first_trade_id
         self._live: list[Order] = []  # random access for the market model's cancels
+        # Orders the market model's random cancels skip (injected scenarios' orders: their
+        # life is the scenario's, not the flow's 12 s mean). The draw is made all the same,
+        # so the flow's random stream does not depend on what was injected.
+        self.protected: set[int] = set()
         self._changed_bids: set[int] = set()
         self._changed_asks: set[int] = set()
         self._batch_first_id: int | None = None
@@ -102,7 +106,10 @@ class MatchingEngine:
         return bids, asks
 
     def random_order(self, rng: random.Random) -> Order | None:
-        return self._live[rng.randrange(len(self._live))] if self._live else None
+        if not self._live:
+            return None
+        order = self._live[rng.randrange(len(self._live))]
+        return None if order.order_id in self.protected else order
 
     def has_changes(self) -> bool:
         return self._batch_first_id is not None

@@ -8,7 +8,10 @@ layering 4), ``size_multiple`` times the exchange's own median level size near t
 10 best levels of each side, measured from its book at injection time), ``duration_s``,
 ``at_s`` (after the scenario list starts; for the control endpoint, after the request; venue
 time), ``symbol`` (default: the first served), ``id`` and ``decoy`` (a hard negative,
-``decoy_of`` its look-alike type, default its own type), plus the type's own knobs (``KNOBS``,
+``decoy_of`` its look-alike type, default its own type), ``yardstick`` (what
+``size_multiple`` multiplies: ``touch_median``, the default above, or ``volume_median``, the
+wall/layering detectors' own unit at the injection's distance), ``distance_bps`` (> 0: the
+distance in basis points of the touch price instead of ticks), plus the type's own knobs (``KNOBS``,
 documented on ``Scenario``). A decoy gets its canonical hard negative for every knob it does
 not set (``DECOY_PRESETS``): a 2x wall, one big print at one price (sweep ``levels = 1``),
 trades into a level that is not refilled (absorption/iceberg ``refill = false``), an honest
@@ -55,7 +58,7 @@ ALL_TYPES = EVENT_TYPES + CONTROL_TYPES
 # Type-specific knobs (beyond the common keys) each type accepts.
 KNOBS: dict[str, frozenset[str]] = {
     "wall": frozenset({"end"}),
-    "sweep": frozenset({"levels", "children", "fraction"}),
+    "sweep": frozenset({"levels", "children", "fraction", "min_volume_multiple"}),
     "absorption": frozenset({"budget_multiple", "hit_interval_s", "refill", "max_delay_ms"}),
     "layering": frozenset({"layers", "approach_ticks", "fill", "place_gap_s"}),
     "iceberg": frozenset({"peak_multiple", "total_multiple", "refill", "delay_ms",
@@ -76,8 +79,13 @@ DECOY_PRESETS: dict[str, dict[str, Any]] = {
     "layering": {"fill": True, "distance_ticks": 1},
     "exhaustion": {"thin_to": 0.6, "breakout": False},
 }
-COMMON_KEYS = frozenset({"type", "side", "symbol", "distance_ticks", "size_multiple",
-                         "duration_s", "at_s", "decoy", "decoy_of", "id"})
+COMMON_KEYS = frozenset({"type", "side", "symbol", "distance_ticks", "distance_bps",
+                         "size_multiple", "yardstick", "duration_s", "at_s", "decoy",
+                         "decoy_of", "id"})
+# What ``size_multiple`` multiplies: "touch_median" (the plain median of the 10 best levels of
+# each side) or "volume_median" (the volume-weighted median level size at the injection's
+# distance: the wall and layering detectors' own yardstick, see injection_venue).
+YARDSTICKS = ("touch_median", "volume_median")
 
 
 class ScenarioError(ValueError):
@@ -92,7 +100,11 @@ class Scenario:
     side: BookSide = "bid"
     symbol: str | None = None
     distance_ticks: int = 0
+    # > 0: the distance is this many basis points of the touch price instead (a wall 10 bps
+    # out is as safe from the flow on BTCUSDT as on ETHUSDT; ticks are not)
+    distance_bps: float = 0.0
     size_multiple: float = 8.0
+    yardstick: str = "touch_median"
     duration_s: float = 10.0
     at_s: float = 0.0
     decoy: bool = False
@@ -104,6 +116,11 @@ class Scenario:
     levels: int = 4
     children: int = 1
     fraction: float = 0.5
+    # > 0: keep taking levels (beyond ``levels``) until the volume is >= this x the larger touch
+    # size (the sweep detector's volume floor is a multiple of the rolling touch size: on
+    # BTCUSDT levels behind a 3 BTC touch hold ~0.07 BTC, so 6 levels can be ~1x it); the decoy
+    # (one print at one price) sizes its print so too
+    min_volume_multiple: float = 0.0
     # absorption: absorber's budget (x the visible size it keeps), taker cadence, refill delay
     budget_multiple: float = 6.0
     hit_interval_s: float = 0.3
@@ -161,12 +178,13 @@ class TruthRecord:
 _INT_KEYS = frozenset({"distance_ticks", "levels", "children", "layers", "approach_ticks",
                        "band_ticks", "breakout_levels", "ticks"})
 _BOOL_KEYS = frozenset({"decoy", "refill", "fill", "breakout"})
-_STR_KEYS = frozenset({"type", "side", "symbol", "decoy_of", "id", "end"})
+_STR_KEYS = frozenset({"type", "side", "symbol", "decoy_of", "id", "end", "yardstick"})
 # (low, high) inclusive bounds per numeric key.
 _RANGES: dict[str, tuple[float, float]] = {
-    "distance_ticks": (0, 2000), "size_multiple": (0.01, 1000), "duration_s": (0.05, 3600),
-    "at_s": (0, 86400), "levels": (1, 50), "children": (1, 10), "fraction": (0.05, 1),
-    "budget_multiple": (0.1, 1000), "hit_interval_s": (0.01, 60), "max_delay_ms": (0, 5000),
+    "distance_ticks": (0, 2000), "distance_bps": (0, 500), "size_multiple": (0.01, 1000),
+    "duration_s": (0.05, 3600), "at_s": (0, 86400), "levels": (1, 50), "children": (1, 10),
+    "fraction": (0.05, 1), "min_volume_multiple": (0, 1000), "budget_multiple": (0.1, 1000),
+    "hit_interval_s": (0.01, 60), "max_delay_ms": (0, 5000),
     "layers": (1, 50), "approach_ticks": (0, 1000), "place_gap_s": (0, 10),
     "peak_multiple": (0.01, 100), "total_multiple": (1, 1000), "delay_ms": (0, 5000),
     "band_ticks": (1, 1000), "thin_to": (0, 1), "breakout_levels": (1, 100), "ticks": (2, 5000),
@@ -239,6 +257,9 @@ def _check_values(values: Mapping[str, Any], where: str) -> None:
     if values.get("side", "bid") not in ("bid", "ask"):
         raise ScenarioError(f"{where}: key 'side' must be 'bid' or 'ask' (the BOOK side: a buy "
                             f"sweep consumes asks); got {values['side']!r}")
+    if values.get("yardstick", "touch_median") not in YARDSTICKS:
+        raise ScenarioError(f"{where}: key 'yardstick' must be one of {', '.join(YARDSTICKS)}; "
+                            f"got {values['yardstick']!r}")
     if values.get("end", "cancel") not in ("cancel", "trade"):
         raise ScenarioError(f"{where}: key 'end' must be 'cancel' or 'trade'; got "
                             f"{values['end']!r}")

@@ -97,20 +97,37 @@ def test_score_type_counts_hits_decoys_background_and_false_alarms() -> None:
               truth(start=T0 + 200, price=90.0, decoy_of="wall"),
               truth("sweep", "ask", start=T0 + 300, price=110, decoy_of="sweep")]
     dets = [det(start=T0 + 1, detected=T0 + 6, price=100.1),      # hit, latency 6 s
+            det(start=T0 + 3, price=100.0),                       # a 2nd event for it: FA
+            det(start=T0 + 101, price=108.0),                     # wrong price: not judged
+            det(start=T0 + 4, price=99.9),                        # judged, but the plain run...
             det(start=T0 + 200, detected=T0 + 205, price=90.0),   # decoy reported
-            det(start=T0 + 400, price=120.0),                     # also in the background run
-            det(start=T0 + 500, price=130.0),                     # false alarm
+            det(start=T0 + 400, price=120.0),                     # away from any injection:
+            det(start=T0 + 500, price=130.0),                     # natural, not judged
             det("sweep", "ask", start=T0 + 50, price=111)]        # another type: ignored here
-    background = [det(start=T0 + 399, price=120.1), det(start=T0 + 900, price=80.0)]
+    background = [det(start=T0 + 4.5, price=99.9),                # ...had it too: background
+                  det(start=T0 + 900, price=80.0)]
     s = score_type("wall", dets, truths, background, hours=0.5, rule=RULE)
-    assert (s.truths, s.hits, s.detections) == (2, 1, 4)
+    assert (s.truths, s.hits, s.detections) == (2, 1, 7)
     assert (s.decoys, s.decoys_reported, s.background, s.false_alarms) == (1, 1, 1, 1)
+    assert s.natural == 3 and s.natural_per_hour == 6.0
     assert s.recall == 0.5
-    assert s.precision == pytest.approx(1 / 3)   # background is not an error
+    assert s.precision == pytest.approx(1 / 3)   # background and natural are not errors
     assert s.false_alarms_per_hour == 2.0
     assert s.latencies == [pytest.approx(6.0)]
     sweep = score_type("sweep", dets, truths, background, hours=0.5, rule=RULE)
-    assert (sweep.truths, sweep.decoys, sweep.false_alarms, sweep.recall) == (0, 1, 1, None)
+    assert (sweep.truths, sweep.decoys, sweep.false_alarms, sweep.natural) == (0, 1, 0, 1)
+    assert sweep.recall is None and sweep.precision is None
+
+
+def test_sweeps_use_a_half_second_collar() -> None:
+    """A sweep's truth window is its own prints: 0.5 s of slack, not 2 s."""
+    t = truth("sweep", "ask", start=T0, end=T0 + 0.05, price=110, decoy_of="sweep")
+    near = det("sweep", "ask", start=T0 + 0.5, end=T0 + 0.55, price=110)
+    far = det("sweep", "ask", start=T0 + 0.6, end=T0 + 0.65, price=110)
+    assert matches(near, t, "sweep", RULE) and not matches(far, t, "sweep", RULE)
+    s = score_type("sweep", [near, far], [t], [], hours=1.0, rule=RULE)
+    assert (s.decoys_reported, s.false_alarms, s.natural) == (1, 0, 1)
+    assert RULE.collar("sweep") == 0.5 and RULE.collar("wall") == 2.0
 
 
 def test_combine_sums_runs_and_tables_render() -> None:
@@ -162,12 +179,16 @@ def test_pipeline_replays_a_real_recording_through_the_client_path() -> None:
 
 
 def test_schedule_alternates_sides_and_covers_every_type_with_decoys() -> None:
-    from benchmarks.events import SPACING_S, WARMUP_S, schedule
+    from benchmarks.events import WARMUP_S, schedule, slot_s
 
     plan = schedule(8 * 60, rotate=0)
-    assert len(plan) == int((8 * 60 - WARMUP_S) // SPACING_S)
-    assert [s.at_s for s in plan[:3]] == [WARMUP_S, WARMUP_S + SPACING_S,
-                                         WARMUP_S + 2 * SPACING_S]
+    starts = [s.at_s for s in plan]
+    assert starts[0] == WARMUP_S
+    # one at a time: each starts when the previous one's slot (life + settling) is over
+    for prev, nxt in zip(plan, plan[1:]):
+        assert nxt.at_s == pytest.approx(prev.at_s + slot_s(
+            {"type": prev.type, "duration_s": prev.duration_s}))
+        assert nxt.at_s >= prev.at_s + (0 if prev.type == "sweep" else prev.duration_s)
     assert [s.side for s in plan[:4]] == ["bid", "ask", "bid", "ask"]
     assert {s.type for s in plan if not s.decoy} == {
         "wall", "sweep", "absorption", "layering", "iceberg", "exhaustion"}
@@ -175,6 +196,24 @@ def test_schedule_alternates_sides_and_covers_every_type_with_decoys() -> None:
         "wall", "sweep", "absorption", "layering", "iceberg", "exhaustion"}
     rotated = schedule(8 * 60, rotate=1)
     assert (rotated[0].type, rotated[0].decoy) == ("wall", True) and not plan[0].decoy
+
+
+def test_wall_and_layering_injections_are_twice_the_detectors_thresholds() -> None:
+    """Sized in the detectors' own terms: volume-weighted median yardstick, 2 x k, 2 x T."""
+    from benchmarks.events import layering_scenarios, sweep_scenarios, wall_scenarios
+    from features.liquidity.params import DetectorParams
+
+    p = DetectorParams()
+    [wall], wall_decoys = wall_scenarios()
+    assert wall["yardstick"] == "volume_median"
+    assert wall["size_multiple"] == 2 * p.wall.k and wall["duration_s"] == 2 * p.wall.min_duration_s
+    assert all(float(d["size_multiple"]) < p.wall.k  # type: ignore[arg-type]
+               or float(d["duration_s"]) < p.wall.min_duration_s  # type: ignore[arg-type]
+               for d in wall_decoys)
+    [lay], _ = layering_scenarios()
+    assert lay["size_multiple"] == 2 * p.layering.k and lay["layers"] == 2 * p.layering.min_levels
+    assert all(int(s["levels"]) >= 2 * p.sweep.min_levels  # type: ignore[call-overload]
+               for s in sweep_scenarios()[0])
 
 
 def test_offline_market_runs_through_the_pipeline_with_truth_in_venue_time() -> None:
@@ -192,3 +231,84 @@ def test_offline_market_runs_through_the_pipeline_with_truth_in_venue_time() -> 
     assert 85 < result.hours * 3600 <= 90
     assert len(truth) == 1 and truth[0]["type"] == "wall"
     assert result.first_ts + 49 <= truth[0]["start_ts"] <= result.first_ts + 52
+
+
+# ---- injections in the detectors' terms ------------------------------------------------------
+
+def _sim(seconds: float, seed: int = 2):  # type: ignore[no-untyped-def]
+    from local_exchange.injection_venue import SimVenue
+    from local_exchange.instruments import KNOWN_SPECS
+    from local_exchange.market_model import SimulatedSymbol
+
+    sim = SimulatedSymbol(KNOWN_SPECS["BTCUSDT"], seed, None, 0)
+    venue = SimVenue(sim)
+    now = 0
+    for _ in range(round(seconds * 10)):
+        now += 100_000_000
+        venue.now_ns = now
+        sim.step(now, 0.1)
+    return sim, venue, now
+
+
+def test_volume_median_sizing_is_the_detectors_yardstick() -> None:
+    """One sample of the exchange-side estimate equals the client baseline's volume-weighted
+    median on the same book, bucket by bucket; the rolling one is the median of samples."""
+    from features.liquidity.baseline import LevelSizeBaseline
+    from features.liquidity.params import BaselineParams
+    from local_exchange.injection_venue import Yardstick, volume_median_at
+    from orderbook.book import L2Book
+
+    sim, venue, now = _sim(20)
+    bids, asks = sim.engine.depth(1000)
+    book = L2Book()
+    book.load(bids, asks, 1)
+    baseline = LevelSizeBaseline(BaselineParams())
+    baseline.sample(book, venue.tick, 0)
+    for distance in (0, 2, 4, 8, 15, 30, 80, 150, 300, 700):
+        assert volume_median_at(venue, distance) == int(baseline.volume_median_at(distance))
+    tracker = Yardstick(every_s=5.0)
+    tracker.sample(venue, now)
+    tracker.sample(venue, now + 1)  # not due: no second sample
+    assert len(tracker.rings[4]) == 1 and tracker.at(15) == baseline.volume_median_at(15)
+
+
+def test_flow_never_cancels_injected_orders() -> None:
+    """The flow's random cancels (12 s mean life) skip injected orders: a wall lives its
+    scenario's life, not the flow's (before, a 20 s wall survived ~1 time in 5)."""
+    sim, venue, now = _sim(1)
+    bid = venue.best("bid")
+    assert bid is not None
+    far = bid - 300 * venue.tick  # inside the levels the flow keeps (max_levels)
+    mine = venue.place("bid", far, 5 * venue.step)
+    assert mine is not None
+    theirs = sim.engine.add_limit("buy", far, 5 * venue.step, now)
+    for _ in range(600):  # 60 s
+        now += 100_000_000
+        venue.now_ns = now
+        sim.step(now, 0.1)
+    assert venue.remaining(mine) == 5 * venue.step
+    assert theirs is not None and theirs not in sim.engine.orders  # ordinary orders do go
+
+
+def test_replayed_sweep_stays_swept_until_recorded_decreases_use_it_up() -> None:
+    """Replay overlay: liquidity an injected taker consumed stays hidden when the recorded
+    level merely changes; recorded additions show on top, recorded decreases use it up."""
+    from local_exchange.injection_replay import ReplayVenue
+    from local_exchange.instruments import KNOWN_SPECS
+
+    venue = ReplayVenue(KNOWN_SPECS["BTCUSDT"], {
+        "lastUpdateId": 10, "bids": [["60000.0", "1.000"]],
+        "asks": [["60000.1", "2.000"], ["60000.2", "1.000"]]})
+    venue.absorb({"u": 11, "b": [], "a": []})
+    fills = venue.take("ask", 3000)
+    assert [f.qty for f in fills] == [2000, 1000]
+    assert venue.best("ask") is None
+    ask = 6_000_010
+    venue.absorb({"u": 12, "b": [], "a": [["60000.1", "2.003"]]})  # a maker adds 0.003
+    assert venue.level_qty("ask", ask) == 3
+    venue.absorb({"u": 13, "b": [], "a": [["60000.1", "0.503"]]})  # 1.5 of it trades/cancels
+    assert venue.level_qty("ask", ask) == 3
+    venue.absorb({"u": 14, "b": [], "a": [["60000.1", "0.003"]]})  # the rest of it goes
+    assert venue.level_qty("ask", ask) == 3 and ask not in venue.hidden["ask"]
+    venue.absorb({"u": 15, "b": [], "a": [["60000.1", "0.050"]]})  # later additions show
+    assert venue.level_qty("ask", ask) == 50

@@ -213,6 +213,36 @@ def test_sweep_hard_negatives(feed: Feed) -> None:
     assert feed.events("sweep") == []
 
 
+def test_sweep_confirmed_before_makers_requote(feed: Feed) -> None:
+    """A replayed sweep: every print has the same T, the next diff shows the swept asks gone
+    and the one after (50 ms, before the burst's cluster closes) shows makers re-quoting them.
+    The L2 confirmation is the diff right after the burst, not the book once the cluster
+    closes (which missed this before)."""
+    start = feed.t + 100
+    for i in range(4):
+        feed.trade(ask(i), 1.0 if i < 3 else 0.5, "buy", at=start)
+    feed.diff(asks=[(ask(0), 0), (ask(1), 0), (ask(2), 0), (ask(3), 0.5)], at=start + 5)
+    feed.diff(asks=[(ask(0), 1.0), (ask(1), 1.0), (ask(2), 1.0)], at=start + 55)
+    feed.tick(start + 600)
+    [ev] = feed.events("sweep")
+    assert ev["side"] == "ask" and ev["detail"]["levels"] == 4
+    assert ev["detail"]["best_move_levels"] == 3
+    assert ev["start_ts"] == ev["end_ts"] == start / 1000
+    assert ev["detected_ts"] == (start + 5) / 1000
+
+
+def test_sweep_confirmed_when_swept_prices_hold_only_dust(feed: Feed) -> None:
+    """A maker re-quoting a few lots at the first swept price (the best ask is back there, with
+    0.003) does not undo the sweep: dust (<= 5 % of the touch median) counts as cleared."""
+    start = feed.t + 100
+    for i in range(4):
+        feed.trade(ask(i), 1.0 if i < 3 else 0.5, "buy", at=start)
+    feed.diff(asks=[(ask(0), 0.003), (ask(1), 0), (ask(2), 0), (ask(3), 0.5)], at=start + 20)
+    feed.tick(start + 600)
+    [ev] = feed.events("sweep")
+    assert ev["detail"]["best_move_levels"] == 3 and ev["detail"]["levels"] == 4
+
+
 def test_sweep_dropped_on_resync_and_before_live() -> None:
     f = Feed()
     # Trades before any snapshot: ignored, nothing breaks.

@@ -279,6 +279,22 @@ def test_layering_repeat_scores_higher() -> None:
     assert first.side == "ask" and len(first.detail["layers"]) == 4
 
 
+def test_layers_placed_one_by_one_are_one_event() -> None:
+    """Six layers placed 0.2 s apart (the injection agent's cadence): one event with six
+    layers, not one of the first three and another of the rest."""
+    feed = warmed(kinds=("layering",))
+    prices: list[int] = []
+    for d in (4, 5, 6, 7, 8, 9):
+        prices += _place_layers(feed, "bid", (d,), 7 * UNIT)
+        feed.idle(0.1)
+    feed.idle(2)
+    feed.diff(bids=[(p, UNIT) for p in prices])
+    feed.idle(0.5)
+    [ev] = feed.events("layering")
+    assert len(ev.detail["layers"]) == 6 and ev.size == 36.0
+    assert (ev.price_from, ev.price_to) == (99999.1, 99999.6)
+
+
 def test_layering_hard_negatives() -> None:
     """An honest ladder the price walks into (filled), layers that stay, too few layers, and
     layers appearing too far apart in time: nothing reported."""

@@ -5,13 +5,14 @@ L2 feed, so this reports a pattern in the book, never a claim about intent.
 Every ``sample_every_s`` of venue time each side's band ``min_distance_ticks..max_distance_ticks``
 from the touch is read by direct price lookups and compared with the previous read: a level whose
 size grew by >= ``k`` x the rolling median at its distance is a *jump*. ``min_levels`` jumps on
-one side within ``appear_within_s`` form a pattern (its layers). A layer is *removed* once less
-than ``removed_share`` of its gain is left. When every layer is removed within
-``removal_within_s`` of the first appearing and the volume traded at the layers' prices is at most
-``max_fill_ratio`` of the layered total, the event is reported (``detected_ts`` = that moment)
-and ended at once: the pattern is complete when it can be seen. Layers that stay, or get filled
-(an honest ladder the price walked into), report nothing. Volume traded on the other side
-meanwhile and repeats on the same side raise the score.
+one side within ``appear_within_s`` form a pattern (its layers); later jumps on that side within
+``appear_within_s`` of its latest layer join it (one episode placed layer by layer is one
+event). A layer is *removed* once less than ``removed_share`` of its gain is left. When every
+layer is removed within ``removal_within_s`` of the first appearing and the volume traded at the
+layers' prices is at most ``max_fill_ratio`` of the layered total, the event is reported
+(``detected_ts`` = that moment) and ended at once: the pattern is complete when it can be
+seen. Layers that stay, or get filled (an honest ladder the price walked into), report nothing.
+Volume traded on the other side meanwhile and repeats on the same side raise the score.
 """
 
 from __future__ import annotations
@@ -39,12 +40,13 @@ class _Layer:
 
 
 class _Pattern:
-    __slots__ = ("layers", "other_traded_at_start", "side", "start_ms")
+    __slots__ = ("last_ms", "layers", "other_traded_at_start", "side", "start_ms")
 
     def __init__(self, side: int, start_ms: int, layers: dict[int, _Layer],
-                 other_traded: int) -> None:
+                 other_traded: int, last_ms: int) -> None:
         self.side = side
         self.start_ms = start_ms
+        self.last_ms = last_ms  # when its latest layer appeared
         self.layers = layers
         self.other_traded_at_start = other_traded
 
@@ -150,16 +152,36 @@ class LayeringDetector:
         oldest = ctx.venue_ms - self.params.appear_within_s * 1000
         while jumps and jumps[0][0] < oldest:
             jumps.popleft()
+        forming = self._forming(side, oldest)
+        if forming is not None:
+            # More layers of the same episode (placed one by one, 0.2 s apart, they would
+            # otherwise split into a pattern of the first three and another of the rest).
+            for _, price, before, gain in jumps:
+                if price not in forming.layers:
+                    layer = forming.layers[price] = _Layer(price, before, gain)
+                    self._watched.setdefault(price, []).append(layer)
+            forming.last_ms = jumps[-1][0]
+            jumps.clear()
+            return
         layers: dict[int, _Layer] = {}
         for _, price, before, gain in jumps:
             layers[price] = _Layer(price, before, gain)  # a later jump at a price wins
         if len(layers) < self.params.min_levels:
             return
-        start_ms = jumps[0][0]
+        start_ms, last_ms = jumps[0][0], jumps[-1][0]
         jumps.clear()
-        self._patterns.append(_Pattern(side, start_ms, layers, self._traded[1 - side]))
+        self._patterns.append(_Pattern(side, start_ms, layers, self._traded[1 - side], last_ms))
         for layer in layers.values():
             self._watched.setdefault(layer.price, []).append(layer)
+
+    def _forming(self, side: int, oldest: int) -> _Pattern | None:
+        """This side's newest pattern if its latest layer appeared after ``oldest`` (even if
+        one of its layers is gone already: the touch may reach the first layers while the last
+        are placed, and the episode is still one)."""
+        for pattern in reversed(self._patterns):
+            if pattern.side == side:
+                return pattern if pattern.last_ms >= oldest else None
+        return None
 
     # ---- lifecycle ---------------------------------------------------------------------------
 

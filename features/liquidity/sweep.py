@@ -10,9 +10,11 @@ levels were taken inside ``max_span_s``. One big print at one price has one leve
 volume spread over seconds breaks on the gap rule.
 
 A qualifying cluster waits (at most ``confirm_within_s``) for a diff at or after its last trade
-whose opposite best has cleared >= ``min_best_move_levels`` of the swept prices (a buy sweep must
-leave the best ask above them). The touch before the sweep is its first print, which keeps the
-test right whichever socket delivered first. The swept volume must also be >=
+that shows >= ``min_best_move_levels`` of the swept prices cleared (empty, or dust: see
+``_cleared_levels``; a buy sweep leaves the best ask above them). Diffs that arrive while the
+cluster is still open count too (the best of them is kept), since makers re-quote swept prices
+within a few diffs. The touch before the sweep is its first print, which keeps the test right
+whichever socket delivered first. The swept volume must also be >=
 ``min_volume_multiple`` x the rolling median touch size (baseline.py): on BTCUSDT levels behind
 the touch are thin (0.07 BTC against 3 BTC at the touch), and in a fast market a few lots take
 three of them about once a second. Per trade and per diff the work is O(1).
@@ -26,13 +28,14 @@ from features.liquidity.event import LiquidityEvent
 from features.liquidity.params import SweepParams
 
 MAX_PENDING = 4  # qualifying clusters awaiting their L2 confirmation
+DUST_SHARE = 0.05  # a swept price holding <= this x the rolling touch median counts as cleared
 
 
 class _Cluster:
     """One burst of same-side trades; ``prices`` are its distinct prices in taking order."""
 
-    __slots__ = ("buy", "first_ms", "last_ms", "last_price", "notional", "price_ms", "prices",
-                 "qualified", "trades", "volume")
+    __slots__ = ("buy", "confirmed_ms", "first_ms", "last_ms", "last_price", "moved",
+                 "notional", "price_ms", "prices", "qualified", "trades", "volume")
 
     def __init__(self, trade: Trade) -> None:
         self.buy = trade.taker_side == "buy"
@@ -44,6 +47,8 @@ class _Cluster:
         self.notional = trade.price * trade.qty
         self.trades = 1
         self.qualified = False
+        self.moved = 0          # most swept levels a diff at/after the last print showed cleared
+        self.confirmed_ms = 0   # ...that diff's E
 
 
 class SweepDetector:
@@ -112,6 +117,15 @@ class SweepDetector:
     def on_update(self, ctx: MarketContext, diff: DepthDiff) -> None:
         now = diff.exchange_ts_ms
         self._last_diff_ms = now
+        # The L2 confirmation is read at the first diffs after the burst, while its cluster is
+        # still open (it closes only max_gap_s + stream_skew_s later): by then makers may have
+        # re-quoted the swept prices (a replayed recording re-fills them at once).
+        c = self._buy
+        if c is not None and c.qualified and now >= c.last_ms:
+            self._observe(ctx, c, now)
+        c = self._sell
+        if c is not None and c.qualified and now >= c.last_ms:
+            self._observe(ctx, c, now)
         self._close_stale(ctx, now)
         if self._pending:
             self._check_pending(ctx, now)
@@ -133,6 +147,12 @@ class SweepDetector:
         if c is not None and now - c.last_ms > self._close_after_ms:
             self._finish(ctx, c)
 
+    @staticmethod
+    def _observe(ctx: MarketContext, c: _Cluster, now: int) -> None:
+        moved = _cleared_levels(ctx, c)
+        if moved > c.moved:
+            c.moved, c.confirmed_ms = moved, now
+
     def _new_level(self, c: _Cluster, price: int, t: int) -> None:
         c.last_price = price
         c.prices.append(price)
@@ -151,6 +171,10 @@ class SweepDetector:
         touch = ctx.baseline.median_at(0)
         if touch is not None and c.volume < self.params.min_volume_multiple * touch:
             return  # levels taken, but thin ones: a fast market, not a sweep
+        if c.moved >= self.params.min_best_move_levels:
+            # Confirmed while the burst was open; prints after that diff only add to it.
+            self._emit(ctx, c, c.moved, max(c.confirmed_ms, c.last_ms))
+            return
         if len(self._pending) >= MAX_PENDING:
             self._pending.pop(0)
         self._pending.append(c)
@@ -161,7 +185,7 @@ class SweepDetector:
             if now < c.last_ms:
                 keep.append(c)  # this book predates the burst's last print
                 continue
-            moved = _cleared_levels(ctx, c)
+            moved = max(_cleared_levels(ctx, c), c.moved)
             if moved >= self.params.min_best_move_levels:
                 self._emit(ctx, c, moved, now)
             elif now - c.last_ms <= self._confirm_ms:
@@ -191,15 +215,11 @@ class SweepDetector:
 
 
 def _cleared_levels(ctx: MarketContext, c: _Cluster) -> int:
-    """How many of the swept prices lie beyond the opposite best now (all, if it is empty)."""
-    if c.buy:
-        best = ctx.best_ask
-        if best is None:
-            return len(c.prices)
-        edge = best[0]
-        return sum(1 for price in c.prices if price < edge)
-    best = ctx.best_bid
-    if best is None:
-        return len(c.prices)
-    edge = best[0]
-    return sum(1 for price in c.prices if price > edge)
+    """How many of the swept prices the book now shows empty, or holding dust (<=
+    ``DUST_SHARE`` x the rolling touch median): a maker re-quoting a few lots at a swept price
+    within the next diff (0.003 BTC on BTCUSDT, common on a busy book) does not undo a 14-level
+    sweep, while a level that is back at its size does."""
+    touch = ctx.baseline.median_at(0)
+    dust = DUST_SHARE * touch if touch is not None else 0.0
+    get = (ctx.book.asks if c.buy else ctx.book.bids).get
+    return sum(1 for price in c.prices if get(price, 0) <= dust)
