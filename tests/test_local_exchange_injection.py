@@ -50,17 +50,19 @@ async def test_wall_appears_in_published_book_as_truth_says() -> None:
     async with LocalExchange(symbols=["BTCUSDT"], seed=5) as exchange, \
             BookFollower(exchange, "BTCUSDT") as follower:
         await follower.follow_until(await quiesce(exchange))  # flow paused: only the wall moves
-        touch = max(follower.bids)
+        spec = exchange.spec("BTCUSDT").instrument
+        price = max(follower.bids) - 5 * spec.tick_units
+        # The level as it was, and only the diffs published from now on: a diff that touched
+        # this price before the flow paused is not the wall (a slow machine makes that likely).
+        before = follower.bids.get(price, 0)
+        first_event = len(follower.events)
         status, body = await get_json(exchange, "/control/inject?type=wall&side=bid&"
                                       "distance_ticks=5&size_multiple=12&duration_s=1.5")
         assert status == 200 and body["type"] == "wall"
         truth = await wait_truth(exchange, body["id"])
         await follower.follow_until(await quiesce(exchange))
-    spec = exchange.spec("BTCUSDT").instrument
-    price = touch - 5 * spec.tick_units
-    before = follower.bids.get(price, 0)
     price_text = spec.prices.format(price)
-    changes = level_changes(follower.events, "b", price_text)
+    changes = level_changes(follower.events[first_event:], "b", price_text)
     wall_qty = spec.quantities.parse(changes[0][1]) - before
     assert truth["status"] == "ended" and truth["detail"]["end_reason"] == "pulled"
     assert truth["side"] == "bid" and truth["price"] == float(price_text)
