@@ -14,7 +14,6 @@ from tests.browser_support import (
     ARTIFACTS,
     ServerProcess,
     free_port,
-    launch_chromium,
     open_dashboard,
     wait_js,
 )
@@ -23,29 +22,8 @@ from tests.browser_support import (
 # and must fail loudly rather than let the suite pass without its browser half.
 pytestmark = [pytest.mark.browser]
 
-from playwright import sync_api  # noqa: E402
-
 # The sim needs a moment to sync its books; the heatmap needs a live book (its step is set then).
 FIRST_DATA_S = 45
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with ServerProcess(free_port()) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def console() -> list[str]:
-    return []
 
 
 @pytest.fixture

@@ -24,14 +24,11 @@ from tests.browser_support import (
     VIEWPORT,
     ServerProcess,
     free_port,
-    launch_chromium,
     open_dashboard,
     wait_js,
 )
 
 pytestmark = [pytest.mark.browser]
-
-from playwright import sync_api  # noqa: E402
 
 FIRST_DATA_S = 45
 MARKERS = "window.__dl.gd('dl-heatmap').data.find(t => t.name === 'liquidity events')"
@@ -56,25 +53,6 @@ INGEST = """() => {
   depthlens.ingestEvents(events);
   return {t, mid, shift: f.venue_ts ? f.ts - f.venue_ts : 0, events};
 }"""
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with ServerProcess(free_port()) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def console() -> list[str]:
-    return []
 
 
 def wait_for_heatmap(page: Any) -> None:

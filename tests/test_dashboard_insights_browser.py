@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 
 import plotly.graph_objects as go
-from playwright import sync_api
 
 from dashboard import figures, trader_figures
 from dashboard.layout import build_layout
-from tests.browser_support import ServerProcess, free_port, launch_chromium, open_dashboard, wait_js
+from tests.browser_support import ServerProcess, open_dashboard, wait_js
 
 FIRST_DATA_S = 45
 WIDE_SPREAD_BPS = 6.0  # rule 1 of the default profile
@@ -62,25 +61,6 @@ def test_page_config_carries_trader_figures_and_themes() -> None:
         "mid", "VWAP 30 s", "spread bp", "imbalance", "volatility trades", "volatility 1 s mids",
         "CVD", "rule 1: spread 6 bp", "rules 3 and 4: imbalance ±0.5"]
     assert config["themes"]["dark"] == {} and config["themes"]["light"]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with ServerProcess(free_port()) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def console() -> list[str]:
-    return []
 
 
 @pytest.fixture
