@@ -161,6 +161,14 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
 }
 
 
+# Options naming a file that is read and validated at start: flag (= Config field) -> loader.
+_FILE_OPTIONS: dict[str, Callable[[Path], object]] = {
+    "scenarios": lambda path: tuple(load_scenarios(path)),
+    "detectors": load_params,
+    "rules": load_rules,
+}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise ConfigError(message)
@@ -223,24 +231,13 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
             if not path.is_file():
                 raise ConfigError(f"--replay: no such file: {path}")
         values["replay_files"] = paths
-    scenarios_file = args.scenarios or environ.get(ENV_PREFIX + "SCENARIOS")
-    if scenarios_file:
-        try:
-            values["scenarios"] = tuple(load_scenarios(Path(scenarios_file)))
-        except ScenarioError as exc:
-            raise ConfigError(f"--scenarios: {exc}") from None
-    detectors_file = args.detectors or environ.get(ENV_PREFIX + "DETECTORS")
-    if detectors_file:
-        try:
-            values["detectors"] = load_params(Path(detectors_file))
-        except ParamsError as exc:
-            raise ConfigError(f"--detectors: {exc}") from None
-    rules_file = args.rules or environ.get(ENV_PREFIX + "RULES")
-    if rules_file:
-        try:
-            values["rules"] = load_rules(Path(rules_file))
-        except RulesError as exc:
-            raise ConfigError(f"--rules: {exc}") from None
+    for name, load in _FILE_OPTIONS.items():
+        path = getattr(args, name) or environ.get(ENV_PREFIX + name.upper())
+        if path:
+            try:
+                values[name] = load(Path(path))
+            except (ScenarioError, ParamsError, RulesError) as exc:
+                raise ConfigError(f"--{name}: {exc}") from None
     values["symbols_given"] = "symbols" in values
     config = Config(**values)  # type: ignore[arg-type]
     if config.source == "replay" and not config.replay_files:
