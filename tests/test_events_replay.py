@@ -6,18 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from config import Config
-from data_ingestion.binance.parser import FuturesParser
-from data_ingestion.events import DepthDiff, Trade
-from data_ingestion.recordings import is_snapshot, read_lines
+from data_ingestion.recordings import read_lines
 from features.liquidity import EVENT_TYPES
 from orderbook.book import L2Book
-from orderbook.sync import BookSync, SyncState
 from state.symbol_state import SymbolState
 from tests.conftest import futures_instruments
+from tests.replay_support import drive, recording_symbol
 
 pytestmark = pytest.mark.slow
 
@@ -25,30 +22,13 @@ pytestmark = pytest.mark.slow
 def replay_events(path: Path) -> tuple[list[dict[str, Any]], tuple[int, int]]:
     """Every event the detectors logged over the recording, and its venue-time span (ms)."""
     instruments = futures_instruments()
-    parser = FuturesParser(instruments)
     lines = list(read_lines([path]))
-    symbol = next(orjson.loads(r)["data"]["s"] for _, r in lines if not is_snapshot(r))
     book = L2Book()
-    state = SymbolState.from_config(instruments[symbol], book, Config())
-    sync = BookSync(symbol, book, lambda: None, state)
-    first_ms = last_ms = None
-    for ns, raw in lines:
-        if is_snapshot(raw):
-            sync.on_snapshot(parser.parse_snapshot(symbol, raw, ns))
-            continue
-        event = parser.parse_stream(raw, ns)
-        if type(event) is DepthDiff:
-            sync.on_diff(event)
-        elif type(event) is Trade:
-            state.on_trade(event)
-        else:
-            continue
-        first_ms = event.exchange_ts_ms if first_ms is None else first_ms
-        last_ms = event.exchange_ts_ms
-    assert sync.state is SyncState.LIVE and sync.stats.gaps == 0
-    assert state.detectors is not None and first_ms is not None and last_ms is not None
+    state = SymbolState.from_config(instruments[recording_symbol(lines)], book, Config())
+    span = drive(lines, instruments, book, state)
+    assert state.detectors is not None
     state.detectors.flush()
-    return [e.to_dict() for e in state.detectors.log], (first_ms, last_ms)
+    return [e.to_dict() for e in state.detectors.log], span
 
 
 def test_same_recording_same_events_in_venue_time(usdm_dir: Path) -> None:

@@ -13,12 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
-from data_ingestion.binance.parser import FuturesParser
 from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
-from data_ingestion.recordings import is_snapshot, read_lines
+from data_ingestion.recordings import read_lines
 from features.liquidity.baseline import LevelSizeBaseline
 from features.liquidity.detector_set import LiquidityDetectors
 from features.liquidity.event import LiquidityEvent
@@ -28,7 +26,7 @@ from features.liquidity.params import DetectorParams, params_from_mapping
 from features.liquidity.wall import WallDetector
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
-from orderbook.sync import BookSync
+from tests.replay_support import drive
 
 INST = Instrument.from_steps("BTCUSDT", "0.10", "0.001", 2, 3)  # tick 10 units, qty 1000/BTC
 TICK = INST.tick_units
@@ -450,23 +448,11 @@ def replay_events(paths: list[Path], params: DetectorParams,
                   inst: Instrument = INST) -> tuple[list[dict[str, Any]], float]:
     """Run parser + BookSync + the three detectors over a recording: (events, span in s)."""
     lines = [(ns, raw) for ns, raw in read_lines(paths) if b"@bookTicker" not in raw[:40]]
-    parser = FuturesParser({inst.symbol: inst})
-    symbol = next(orjson.loads(r)["data"]["s"] for _, r in lines if not is_snapshot(r))
     book = L2Book()
     det = LiquidityDetectors(inst, book, params, detectors=[
         WallDetector(params.wall), LayeringDetector(params.layering),
         ExhaustionDetector(params.exhaustion)])
-    obs = _Observer(det)
-    sync = BookSync(symbol, book, lambda: None, obs)
-    for ns, raw in lines:
-        if is_snapshot(raw):
-            sync.on_snapshot(parser.parse_snapshot(symbol, raw, ns))
-            continue
-        event = parser.parse_stream(raw, ns)
-        if type(event) is DepthDiff:
-            sync.on_diff(event)
-        elif type(event) is Trade:
-            obs.on_trade(event)
+    drive(lines, {inst.symbol: inst}, book, _Observer(det))
     det.flush()
     return [e.to_dict() for e in det.log], (lines[-1][0] - lines[0][0]) / 1e9
 
