@@ -1,15 +1,16 @@
 """A deterministic, venue-agnostic L2 book on exact integer prices.
 
-One ``SortedDict`` per side (price units -> quantity units), keeping every level it is given:
-the full snapshot depth, not a top-N cut, so the book stays right when the top is consumed.
-Views (best, top-N) are cheap slices of the sorted keys.
+One ``SortedLevels`` per side (a dict of price units -> quantity units with its prices kept in a
+sorted list), keeping every level it is given: the full snapshot depth, not a top-N cut, so the
+book stays right when the top is consumed. Views (best, top-N) are cheap slices of the sorted
+prices.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sortedcontainers import SortedDict
+from orderbook.sorted_levels import SortedLevels
 
 Level = tuple[int, int]
 
@@ -21,8 +22,8 @@ class L2Book:
     __slots__ = ("bids", "asks", "last_update_id")
 
     def __init__(self) -> None:
-        self.bids: SortedDict = SortedDict()
-        self.asks: SortedDict = SortedDict()
+        self.bids = SortedLevels()
+        self.asks = SortedLevels()
         self.last_update_id: int | None = None
 
     def clear(self) -> None:
@@ -32,14 +33,14 @@ class L2Book:
 
     def load(self, bids: Iterable[Level], asks: Iterable[Level], last_update_id: int) -> None:
         """Replace the whole book with a snapshot (zero-quantity entries are skipped)."""
-        self.bids = SortedDict({p: q for p, q in bids if q > 0})
-        self.asks = SortedDict({p: q for p, q in asks if q > 0})
+        self.bids = SortedLevels((p, q) for p, q in bids if q > 0)
+        self.asks = SortedLevels((p, q) for p, q in asks if q > 0)
         self.last_update_id = last_update_id
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level], last_update_id: int) -> None:
         """Set each given level to its absolute quantity (0 deletes)."""
-        _apply_side(self.bids, bids)
-        _apply_side(self.asks, asks)
+        self.bids.set_levels(bids)
+        self.asks.set_levels(asks)
         self.last_update_id = last_update_id
 
     def best_bid(self) -> Level | None:
@@ -57,13 +58,13 @@ class L2Book:
     def top_bids(self, n: int) -> list[Level]:
         """The best ``n`` bid levels, best (highest) first."""
         side = self.bids
-        prices = side.keys()[-n:] if n > 0 else []
+        prices = side.prices[-n:] if n > 0 else []
         return [(p, side[p]) for p in reversed(prices)]
 
     def top_asks(self, n: int) -> list[Level]:
         """The best ``n`` ask levels, best (lowest) first."""
         side = self.asks
-        return [(p, side[p]) for p in side.keys()[:n]] if n > 0 else []
+        return [(p, side[p]) for p in side.prices[:n]] if n > 0 else []
 
     def depth(self) -> tuple[int, int]:
         """Number of bid and ask levels held."""
@@ -78,19 +79,3 @@ class L2Book:
         """Ask levels with ``low <= price <= high``, ascending by price."""
         side = self.asks
         return [(p, side[p]) for p in side.irange(low, high)]
-
-
-_set_existing = dict.__setitem__
-
-
-def _apply_side(side: SortedDict, levels: Iterable[Level]) -> None:
-    for price, qty in levels:
-        if qty:
-            if price in side:
-                # Most updates resize an existing level; the key order is unchanged, so skip
-                # SortedDict's Python-level __setitem__ and its sorted-key bookkeeping.
-                _set_existing(side, price, qty)
-            else:
-                side[price] = qty
-        elif price in side:
-            del side[price]

@@ -301,12 +301,11 @@ class SymbolState:
 def _top_summary(book: L2Book, n: int) -> tuple[int, int, Level | None, Level | None]:
     """(top-N bid volume, top-N ask volume, best bid, best ask) in integer units.
 
-    Same result as summing ``book.top_bids(n)`` / ``top_asks(n)``, but slices the sorted keys
-    and sums the sizes without building (price, qty) tuples: about 2.3 us instead of 3.5 us on
-    a 1000-level book, and this runs after every diff."""
+    Same result as summing ``book.top_bids(n)`` / ``top_asks(n)``, but slices the sorted prices
+    and sums the sizes without building (price, qty) tuples: this runs after every diff."""
     bids, asks = book.bids, book.asks
-    bid_prices = bids.keys()[-n:]  # ascending: the best bid is last
-    ask_prices = asks.keys()[:n]
+    bid_prices = bids.prices[-n:]  # ascending: the best bid is last
+    ask_prices = asks.prices[:n]
     bid_sizes = list(map(bids.__getitem__, bid_prices))
     ask_sizes = list(map(asks.__getitem__, ask_prices))
     best_bid = (bid_prices[-1], bid_sizes[-1]) if bid_prices else None

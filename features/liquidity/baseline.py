@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Iterable
 from itertools import accumulate
 
-from sortedcontainers import SortedDict
+from orderbook.sorted_levels import SortedLevels
 
 from features.liquidity.params import BaselineParams
 from orderbook.book import L2Book
@@ -90,7 +90,7 @@ class LevelSizeBaseline:
         """Nothing to forget on a resync: level sizes are still the symbol's own history."""
 
 
-def _bucket_sizes(side: SortedDict, best: int, step: int, reach: int,
+def _bucket_sizes(side: SortedLevels, best: int, step: int, reach: int,
                   per_bucket: list[list[int]]) -> None:
     """Append the sizes of ``side``'s levels to their distance buckets. ``step`` is one tick
     away from the touch (negative for bids). Each bucket is one slice of the sorted keys found

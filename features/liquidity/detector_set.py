@@ -80,8 +80,16 @@ class LiquidityDetectors:
             self.flush()  # trades received before this diff are judged against the old touch
         ctx = self.ctx
         bids, asks = book.bids, book.asks
-        ctx.best_bid = bids.peekitem(-1) if bids else None
-        ctx.best_ask = asks.peekitem(0) if asks else None
+        if bids:
+            price = bids.prices[-1]
+            ctx.best_bid = (price, bids[price])
+        else:
+            ctx.best_bid = None
+        if asks:
+            price = asks.prices[0]
+            ctx.best_ask = (price, asks[price])
+        else:
+            ctx.best_ask = None
         if diff.exchange_ts_ms > ctx.venue_ms:
             ctx.venue_ms = diff.exchange_ts_ms
             self._maybe_second()
