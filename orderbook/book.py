@@ -22,8 +22,8 @@ class L2Book:
     __slots__ = ("bids", "asks", "last_update_id")
 
     def __init__(self) -> None:
-        self.bids = SortedLevels()
-        self.asks = SortedLevels()
+        self.bids = SortedLevels(best_high=True)
+        self.asks = SortedLevels(best_high=False)
         self.last_update_id: int | None = None
 
     def clear(self) -> None:
@@ -33,8 +33,8 @@ class L2Book:
 
     def load(self, bids: Iterable[Level], asks: Iterable[Level], last_update_id: int) -> None:
         """Replace the whole book with a snapshot (zero-quantity entries are skipped)."""
-        self.bids = SortedLevels((p, q) for p, q in bids if q > 0)
-        self.asks = SortedLevels((p, q) for p, q in asks if q > 0)
+        self.bids = SortedLevels(((p, q) for p, q in bids if q > 0), best_high=True)
+        self.asks = SortedLevels(((p, q) for p, q in asks if q > 0), best_high=False)
         self.last_update_id = last_update_id
 
     def apply(self, bids: Iterable[Level], asks: Iterable[Level], last_update_id: int) -> None:
@@ -44,27 +44,26 @@ class L2Book:
         self.last_update_id = last_update_id
 
     def best_bid(self) -> Level | None:
-        return self.bids.peekitem(-1) if self.bids else None
+        return self.bids.best()
 
     def best_ask(self) -> Level | None:
-        return self.asks.peekitem(0) if self.asks else None
+        return self.asks.best()
 
     def is_crossed(self) -> bool:
         """True when best bid >= best ask: an integrity error, never a market state."""
         if not self.bids or not self.asks:
             return False
-        return self.bids.peekitem(-1)[0] >= self.asks.peekitem(0)[0]
+        return self.bids.best_prices(1)[0] >= self.asks.best_prices(1)[0]
 
     def top_bids(self, n: int) -> list[Level]:
         """The best ``n`` bid levels, best (highest) first."""
         side = self.bids
-        prices = side.prices[-n:] if n > 0 else []
-        return [(p, side[p]) for p in reversed(prices)]
+        return [(p, side[p]) for p in side.best_prices(n)]
 
     def top_asks(self, n: int) -> list[Level]:
         """The best ``n`` ask levels, best (lowest) first."""
         side = self.asks
-        return [(p, side[p]) for p in side.prices[:n]] if n > 0 else []
+        return [(p, side[p]) for p in side.best_prices(n)]
 
     def depth(self) -> tuple[int, int]:
         """Number of bid and ask levels held."""

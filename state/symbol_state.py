@@ -304,10 +304,10 @@ def _top_summary(book: L2Book, n: int) -> tuple[int, int, Level | None, Level | 
     Same result as summing ``book.top_bids(n)`` / ``top_asks(n)``, but slices the sorted prices
     and sums the sizes without building (price, qty) tuples: this runs after every diff."""
     bids, asks = book.bids, book.asks
-    bid_prices = bids.prices[-n:]  # ascending: the best bid is last
-    ask_prices = asks.prices[:n]
+    bid_prices = bids.best_prices(n)  # best first
+    ask_prices = asks.best_prices(n)
     bid_sizes = list(map(bids.__getitem__, bid_prices))
     ask_sizes = list(map(asks.__getitem__, ask_prices))
-    best_bid = (bid_prices[-1], bid_sizes[-1]) if bid_prices else None
+    best_bid = (bid_prices[0], bid_sizes[0]) if bid_prices else None
     best_ask = (ask_prices[0], ask_sizes[0]) if ask_prices else None
     return sum(bid_sizes), sum(ask_sizes), best_bid, best_ask

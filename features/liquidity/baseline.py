@@ -59,10 +59,10 @@ class LevelSizeBaseline:
         self._last_sample_ms = venue_ms
         per_bucket: list[list[int]] = [[] for _ in BUCKET_EDGES]
         reach = self.params.max_distance_ticks
-        if book.bids:
-            _bucket_sizes(book.bids, book.bids.peekitem(-1)[0], -tick, reach, per_bucket)
-        if book.asks:
-            _bucket_sizes(book.asks, book.asks.peekitem(0)[0], tick, reach, per_bucket)
+        for side, step in ((book.bids, -tick), (book.asks, tick)):
+            best = side.best()
+            if best is not None:
+                _bucket_sizes(side, best[0], step, reach, per_bucket)
         for i, sizes in enumerate(per_bucket):
             if sizes:
                 sizes.sort()
@@ -95,7 +95,6 @@ def _bucket_sizes(side: SortedLevels, best: int, step: int, reach: int,
     """Append the sizes of ``side``'s levels to their distance buckets. ``step`` is one tick
     away from the touch (negative for bids). Each bucket is one slice of the sorted keys found
     by bisection: a per-level distance computation made this sample cost ~0.7 ms on BTCUSDT."""
-    keys = side.keys()
     getitem = side.__getitem__
     edges = BUCKET_EDGES
     for j, near in enumerate(edges):
@@ -104,9 +103,7 @@ def _bucket_sizes(side: SortedLevels, best: int, step: int, reach: int,
         far = min(edges[j + 1] - 1 if j + 1 < len(edges) else reach, reach)
         a, b = best + near * step, best + far * step
         low, high = (a, b) if a <= b else (b, a)
-        start, stop = side.bisect_left(low), side.bisect_right(high)
-        if stop > start:
-            per_bucket[j].extend(map(getitem, keys[start:stop]))
+        per_bucket[j].extend(map(getitem, side.irange(low, high)))
 
 
 def _median(values: Iterable[float]) -> float:

@@ -79,17 +79,8 @@ class LiquidityDetectors:
         if self._pending:
             self.flush()  # trades received before this diff are judged against the old touch
         ctx = self.ctx
-        bids, asks = book.bids, book.asks
-        if bids:
-            price = bids.prices[-1]
-            ctx.best_bid = (price, bids[price])
-        else:
-            ctx.best_bid = None
-        if asks:
-            price = asks.prices[0]
-            ctx.best_ask = (price, asks[price])
-        else:
-            ctx.best_ask = None
+        ctx.best_bid = book.bids.best()
+        ctx.best_ask = book.asks.best()
         if diff.exchange_ts_ms > ctx.venue_ms:
             ctx.venue_ms = diff.exchange_ts_ms
             self._maybe_second()

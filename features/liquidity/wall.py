@@ -168,13 +168,13 @@ class WallDetector:
         for side, book_side, best in ((0, book.bids, ctx.best_bid), (1, book.asks, ctx.best_ask)):
             if best is None:
                 continue
-            keys, step = book_side.keys(), -tick if side == 0 else tick
+            step = -tick if side == 0 else tick
             for j, near in enumerate(BUCKET_EDGES):
                 if near > band:
                     break
                 far = min(BUCKET_EDGES[j + 1] - 1 if j + 1 < len(BUCKET_EDGES) else band, band)
                 low, high = sorted((best[0] + near * step, best[0] + far * step))
-                prices = keys[book_side.bisect_left(low):book_side.bisect_right(high)]
+                prices = book_side.irange(low, high)
                 sizes = map(book_side.__getitem__, prices)
                 for price in compress(prices, map(ge, sizes, repeat(by_distance[near]))):
                     self._seen(ctx, side, price, book_side[price], abs(price - best[0]) // tick)
