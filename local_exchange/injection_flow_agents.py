@@ -233,6 +233,19 @@ class IcebergAgent(_AtPrice):
     def executed(self) -> int:
         return self.placed - (self.v.remaining(self.order) if self.order is not None else 0)
 
+    def _hold(self) -> None:
+        """Hold the touch, and keep ``p`` to the re-posting order alone: the simulated makers
+        quote at the touch too (~the touch median, lognormal), and their re-quotes mixed into
+        every slice made the refills irregular (the detector wants a coefficient of variation
+        <= 0.3) and the visible size twice the peak."""
+        super()._hold()
+        self.v.thin(self.sc.side, self.price, self.price, 0)
+
+    def _release(self) -> None:
+        if self.held:
+            self.v.thin(self.sc.side, self.price, self.price, None)
+        super()._release()
+
     def _post(self, qty: int) -> None:
         qty = min(qty, self.total - self.placed)
         qty -= qty % self.v.step
@@ -314,8 +327,11 @@ class ExhaustionAgent(Agent):
         self.mark_start()
 
     def _band_at(self, touch: int) -> tuple[int, int]:
+        """``band_ticks`` behind the touch, and as far inside the spread: a quote improving the
+        touch between two steps lands in the capped band too (it made D jump back up)."""
         far = self.away(touch, self.sc.band_ticks)
-        return min(touch, far), max(touch, far)
+        inside = self.away(touch, -self.sc.band_ticks)
+        return min(inside, far), max(inside, far)
 
     def _follow_touch(self) -> None:
         """Re-anchor the band on the current touch (the old band is released)."""
@@ -342,7 +358,8 @@ class ExhaustionAgent(Agent):
         share = min(self.elapsed_s(now_ns) / self.sc.duration_s, 1.0)
         cap = int(self.baseline * (1 - (1 - self.sc.thin_to) * share))
         self._follow_touch()
-        self.v.thin(self.sc.side, *self.band, cap)
+        # Arrivals stop ("arrivals ramp down and cancels up"); the decoy's recover, capped.
+        self.v.thin(self.sc.side, *self.band, cap, stop_arrivals=self.sc.breakout)
         if share < 1.0:
             return
         if "alert_price" not in self.truth.detail:

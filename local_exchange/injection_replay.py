@@ -207,8 +207,11 @@ class ReplayVenue:
                             "q": self._fmt_q(qty), "X": "MARKET", "m": buyer_maker})
         self._next_trade += 1
 
-    def thin(self, side: BookSide, low: int, high: int, cap: int | None) -> None:
-        """Scale recorded sizes in [low, high] so the band holds <= ``cap``; None releases."""
+    def thin(self, side: BookSide, low: int, high: int, cap: int | None,
+             stop_arrivals: bool = False) -> None:
+        """Scale recorded sizes in [low, high] so the band holds <= ``cap``; None releases.
+        Recorded arrivals in the band are scaled alike (``stop_arrivals`` changes nothing: a
+        replay cannot tell which recorded size change is an arrival)."""
         self.engaged = True
         bands = self.bands[side]
         if cap is None:

@@ -67,7 +67,8 @@ class Venue(Protocol):
 
     def take(self, side: BookSide, qty: int, limit: int | None = None) -> list[Fill]: ...
 
-    def thin(self, side: BookSide, low: int, high: int, cap: int | None) -> None: ...
+    def thin(self, side: BookSide, low: int, high: int, cap: int | None,
+             stop_arrivals: bool = False) -> None: ...
 
     def hold_improving(self, hold: bool) -> None: ...
 
@@ -263,25 +264,35 @@ class SimVenue:
                 engine.cancel(rest, self.now_ns)
         return [Fill(t.price, t.qty, t.ts_ns // 1_000_000) for t in engine.pending_takes[start:]]
 
-    def thin(self, side: BookSide, low: int, high: int, cap: int | None) -> None:
-        """Cancel resting orders in [low, high], nearest the touch first, until <= ``cap``."""
+    def thin(self, side: BookSide, low: int, high: int, cap: int | None,
+             stop_arrivals: bool = False) -> None:
+        """Thin [low, high] to <= ``cap`` and keep the flow's new orders there under it, or
+        out of it altogether with ``stop_arrivals`` (``SimulatedSymbol.band_caps``); None
+        releases the band.
+
+        Every level keeps the same share (cap / band total), newest orders cancelled first,
+        as the replay venue scales recorded sizes: cancelling nearest the touch first only
+        moved the touch into the unthinned rest of the band, and depth measured from the
+        touch hardly fell."""
+        key = (maker_side(side), low, high)
         if cap is None:
+            self.sim.band_caps.pop(key, None)
             return
+        self.sim.band_caps[key] = (cap, stop_arrivals)
         book = self.engine.bids if side == "bid" else self.engine.asks
         prices = list(book.irange(low, high))
-        if side == "bid":
-            prices.reverse()
         total = sum(book[p].total for p in prices)
+        if total <= cap:
+            return
+        keep = cap / total
         for price in prices:
-            if total <= cap:
-                return
-            for order_id, order in list(book[price].orders.items()):
-                if total <= cap:
-                    return
-                if order_id in self._mine:
-                    continue
-                total -= order.qty
-                self.engine.cancel(order_id, self.now_ns)
+            level = book[price]
+            target = level.total * keep
+            for order_id in reversed(list(level.orders)):
+                if level.total <= target:
+                    break
+                if order_id not in self._mine:
+                    self.engine.cancel(order_id, self.now_ns)
 
     def hold_improving(self, hold: bool) -> None:
         """While held, the flow places no order inside the spread (so a widened spread stays)."""

@@ -24,6 +24,13 @@ selection): its quote steps back beyond the fair price and the small quotes in b
 walking thin levels (which made nearly every move a multi-level sweep). While a spread hold is
 on (``improve_prob`` 0, see ``injection_venue.hold_improving``) makers only join the best price
 and nothing is faded, so a held spread stays held.
+
+Capped bands (``band_caps``, set by injections that thin a side, see
+``injection_venue.SimVenue.thin``): a new limit order or maker quote inside a capped band is cut
+to the room left under the cap, or, where the band stops arrivals, not placed at all. Without
+caps the makers re-quoted a thinned touch within the same 100 ms step and the thinning never
+reached the published book; with room-only caps what takers ate was refilled as fast (no net
+cancellation, which exhaustion needs: its arrivals ramp down).
 """
 
 from __future__ import annotations
@@ -97,6 +104,9 @@ class SimulatedSymbol:
             first_update_id=4_000_000_000_000 + self.rng.randrange(10**12),
             first_trade_id=1_000_000_000 + self.rng.randrange(10**9),
             id_gap=lambda: self.rng.randrange(gap_max))
+        # (side, low, high) -> (the most the band may hold in qty units, arrivals stopped);
+        # see the module doc.
+        self.band_caps: dict[tuple[Side, int, int], tuple[int, bool]] = {}
         self.makers = TouchMakers(self)
         self._seed_book(start_ns)
         self.makers.requote(start_ns)
@@ -159,7 +169,22 @@ class SimulatedSymbol:
             return
         median = p.near_notional_median if near else p.limit_notional_median
         notional = median * math.exp(rng.gauss(0.0, p.limit_notional_sigma))
-        self.engine.add_limit(side, price, self._lots(notional, price), ts)
+        qty = self.capped(side, price, self._lots(notional, price))
+        if qty > 0:
+            self.engine.add_limit(side, price, qty, ts)
+
+    def capped(self, side: Side, price: int, qty: int) -> int:
+        """``qty`` cut to what the capped bands holding ``price`` let in (whole lots)."""
+        if not self.band_caps:
+            return qty
+        book = self.engine.bids if side == "buy" else self.engine.asks
+        for (band_side, low, high), (cap, stopped) in self.band_caps.items():
+            if band_side == side and low <= price <= high:
+                if stopped:
+                    return 0
+                room = max(0, cap - sum(book[p].total for p in book.irange(low, high)))
+                qty = min(qty, room - room % self.step_units)
+        return qty
 
     def _distance_price(self, side: Side, touch: int) -> tuple[int, bool]:
         p, rng = self.params, self.rng
@@ -310,7 +335,9 @@ class TouchMakers:
                 target = self._target(side, False)
         if target <= 0:
             return
-        qty = self._size()
+        qty = self.sim.capped(side, target, self._size())
+        if qty <= 0:
+            return
         order_id = engine.add_limit(side, target, qty, ts)  # never marketable (see targets)
         if order_id is not None:
             self.quotes[side] = (order_id, target, qty)

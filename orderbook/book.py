@@ -51,9 +51,8 @@ class L2Book:
 
     def is_crossed(self) -> bool:
         """True when best bid >= best ask: an integrity error, never a market state."""
-        if not self.bids or not self.asks:
-            return False
-        return self.bids.best_prices(1)[0] >= self.asks.best_prices(1)[0]
+        bid, ask = self.bids.best_price(), self.asks.best_price()
+        return bid is not None and ask is not None and bid >= ask
 
     def top_bids(self, n: int) -> list[Level]:
         """The best ``n`` bid levels, best (highest) first."""

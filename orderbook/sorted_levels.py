@@ -89,6 +89,13 @@ class SortedLevels(dict[int, int]):
         price = order[-1] if self.best_high else -order[-1]
         return price, _dict_get(self, price)
 
+    def best_price(self) -> int | None:
+        """The best price, or None for an empty side."""
+        order = self._order
+        if not order:
+            return None
+        return order[-1] if self.best_high else -order[-1]
+
     def best_prices(self, n: int) -> list[int]:
         """The ``n`` best prices, best first."""
         if n <= 0:

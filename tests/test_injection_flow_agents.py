@@ -75,3 +75,33 @@ def test_exhaustion_band_follows_the_touch_and_truth_spans_it() -> None:
     # thinning completed lies inside.
     assert truth["price_from"] >= d["alert_price"] >= truth["price_to"]
     assert truth["start_ts"] < d["breakout_ts"] == truth["end_ts"]
+
+
+def test_iceberg_level_holds_only_its_slices_and_is_reported() -> None:
+    """The simulated makers quote at the touch too; while the iceberg-like agent runs its price
+    holds its own slices alone (their re-quotes mixed into every refill made the slices
+    irregular), so the detector sees regular refills and reports it at that price."""
+    events, truth = _run({"type": "iceberg", "side": "ask", "at_s": 45, "duration_s": 20,
+                          "total_multiple": 20.0, "peak_multiple": 1.0}, 75)
+    d = truth["detail"]
+    assert d["refills"] >= 3
+    sizes = d["refill_sizes"][:-1]  # the last slice may be what was left of the total
+    assert max(sizes) <= 1.2 * d["peak"] + 0.002 and min(sizes) >= 0.8 * d["peak"] - 0.002
+    found = [e for e in events if e.type == "iceberg" and e.side == "ask"
+             and abs(e.price - truth["price"]) < 1e-6]
+    assert len(found) == 1
+    assert found[0].detail["refills"] >= 3
+
+
+def test_exhaustion_thinning_stops_arrivals_and_is_reported_once_before_the_breakout() -> None:
+    """Arrivals stop in the thinned band (only cancellations and trades change it), so the
+    near-touch depth really falls and the drop is net cancellation; one alert, before the
+    breakout, on the thinned side."""
+    events, truth = _run({"type": "exhaustion", "side": "ask", "at_s": 45, "duration_s": 20,
+                          "band_ticks": 20, "thin_to": 0.2}, 75)
+    breakout = truth["detail"]["breakout_ts"]
+    alerts = [e for e in events if e.type == "exhaustion" and e.start_ts >= START_S + 44]
+    assert len(alerts) == 1, [(e.side, e.start_ts, e.detail) for e in alerts]
+    alert = alerts[0]
+    assert alert.side == "ask" and truth["start_ts"] < alert.detected_ts < breakout
+    assert alert.detail["traded_share"] < 0.5 and alert.detail["ratio"] <= 0.4

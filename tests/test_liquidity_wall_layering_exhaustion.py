@@ -356,6 +356,18 @@ def test_exhaustion_recovery_ends_it_and_rearms() -> None:
     feed.idle(0.2)
     assert ev.status == "ended" and ev.detail["reason"] == "recovered"
     assert ev.detail["breakout"] is False
+    # Re-armed only once D has stayed recovered for min_thin_s (2 s): thinning again within a
+    # second of the recovery is the same episode (the touch flickering), not a second alert...
+    feed.idle(0.5)
+    _thin_bids(feed, UNIT // 5, 0.4)
+    feed.idle(4)
+    assert len(feed.events("exhaustion")) == 1
+    # ...while after a recovery that held 2 s, the next thinning is a new alert.
+    _thin_bids(feed, UNIT, 0.4)
+    feed.idle(2.5)
+    _thin_bids(feed, UNIT // 5, 0.4)
+    feed.idle(3)
+    assert len(feed.events("exhaustion")) == 2
 
 
 def test_exhaustion_hard_negatives() -> None:

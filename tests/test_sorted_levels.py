@@ -34,6 +34,7 @@ def test_prices_track_the_levels_through_any_sequence_of_updates(best_high, star
         best_first = ascending[::-1] if best_high else ascending
         assert side.best_prices(3) == best_first[:3]
         assert side.best() == ((best_first[0], reference[best_first[0]]) if reference else None)
+        assert side.best_price() == (best_first[0] if reference else None)
         if reference:
             assert side.peekitem(-1) == max(reference.items())
             assert side.peekitem(0) == min(reference.items())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
 from itertools import accumulate
 
 from orderbook.sorted_levels import SortedLevels
@@ -39,9 +38,9 @@ class LevelSizeBaseline:
     def __init__(self, params: BaselineParams) -> None:
         self.params = params
         keep = max(1, int(params.window_s / params.sample_every_s))
-        self._rings: list[deque[float]] = [deque(maxlen=keep) for _ in BUCKET_EDGES]
+        self._rings = [_MedianRing(keep) for _ in BUCKET_EDGES]
         self._medians: list[float | None] = [None] * len(BUCKET_EDGES)
-        self._volume_rings: list[deque[float]] = [deque(maxlen=keep) for _ in BUCKET_EDGES]
+        self._volume_rings = [_MedianRing(keep) for _ in BUCKET_EDGES]
         self._volume_medians: list[float | None] = [None] * len(BUCKET_EDGES)
         self._last_sample_ms: int | None = None
         self.samples = 0
@@ -67,10 +66,8 @@ class LevelSizeBaseline:
             if sizes:
                 sizes.sort()
                 ring, vring = self._rings[i], self._volume_rings[i]
-                ring.append(_median(sizes))
-                vring.append(_volume_median(sizes))
-                self._medians[i] = _median(ring)
-                self._volume_medians[i] = _median(vring)
+                self._medians[i] = ring.add(_median_of_sorted(sizes))
+                self._volume_medians[i] = vring.add(_volume_median(sizes))
         self.samples += 1
 
     def median_at(self, distance_ticks: int) -> float | None:
@@ -106,8 +103,27 @@ def _bucket_sizes(side: SortedLevels, best: int, step: int, reach: int,
         per_bucket[j].extend(map(getitem, side.irange(low, high)))
 
 
-def _median(values: Iterable[float]) -> float:
-    ordered = sorted(values)
+class _MedianRing:
+    """The last ``keep`` values and their median, kept in a sorted list beside the ring (one
+    insertion and one removal per value, instead of sorting the whole window per sample)."""
+
+    __slots__ = ("_ordered", "_ring")
+
+    def __init__(self, keep: int) -> None:
+        self._ring: deque[float] = deque(maxlen=keep)
+        self._ordered: list[float] = []
+
+    def add(self, value: float) -> float:
+        """Append ``value`` (dropping the oldest when full); returns the new median."""
+        ring, ordered = self._ring, self._ordered
+        if len(ring) == ring.maxlen:
+            del ordered[bisect.bisect_left(ordered, ring[0])]
+        ring.append(value)
+        bisect.insort(ordered, value)
+        return _median_of_sorted(ordered)
+
+
+def _median_of_sorted(ordered: list[float]) -> float:
     n = len(ordered)
     mid = n // 2
     return float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2

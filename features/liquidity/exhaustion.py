@@ -14,8 +14,11 @@ its maximum of the last ``drop_within_s``, and the trades that hit that side sin
 explain less than ``max_traded_share`` of the drop (net cancellation, not consumption). A wider
 spread raises the score. The event ends on recovery (``D > recover_ratio x`` the baseline at the
 alert), on a breakout (the side's best moves ``breakout_ticks`` through the alert price), after
-``max_active_s``, or on a resync. A side must recover before it can alert again. D is read every
-``sample_every_s`` (0.2 s), so times are exact to that.
+``max_active_s``, or on a resync. A side must recover before it can alert again, and stay
+recovered (D above ``recover_ratio x`` its baseline) for ``min_thin_s``, as thinning must stay
+thin: one thinning episode whose touch moves (breakouts of a tick or two, D flickering back up
+for a sample) is one alert, not five. D is read every ``sample_every_s`` (0.2 s), so times are
+exact to that.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class _SideDepth:
     """D history of one side: per-second means (baseline) and maxima (drop check)."""
 
     __slots__ = ("alert_baseline", "alert_price", "armed", "baseline", "event", "maxima",
-                 "means", "sec_max", "sec_n", "sec_sum", "thin_since")
+                 "means", "recovered_since", "sec_max", "sec_n", "sec_sum", "thin_since")
 
     def __init__(self, params: ExhaustionParams) -> None:
         self.means: deque[float] = deque(maxlen=max(1, int(params.baseline_s)))
@@ -51,6 +54,7 @@ class _SideDepth:
         self.alert_price = 0
         self.alert_baseline = 0.0
         self.thin_since: int | None = None  # venue ms D first went below max_ratio x baseline
+        self.recovered_since: int | None = None  # venue ms D last rose above the recovery
 
 
 class ExhaustionDetector:
@@ -129,7 +133,13 @@ class ExhaustionDetector:
         if baseline is None:
             return
         if not state.armed:
-            state.armed = d > self.params.recover_ratio * baseline
+            if d <= self.params.recover_ratio * baseline:
+                state.recovered_since = None
+            elif state.recovered_since is None:
+                state.recovered_since = ctx.venue_ms
+            elif ctx.venue_ms - state.recovered_since >= self._min_thin_ms:
+                state.armed = True
+                state.thin_since = None  # thinning counts again from here
             return
         if d > self.params.max_ratio * baseline:
             state.thin_since = None
@@ -177,6 +187,7 @@ class ExhaustionDetector:
             event.detail["warming_up"] = True
         state.event = ctx.log.open(event)
         state.armed = False
+        state.recovered_since = None
         state.alert_price = best
         state.alert_baseline = state.baseline
 
@@ -193,7 +204,7 @@ class ExhaustionDetector:
             event.detail["breakout_ts"] = ctx.now_s
             self._end(ctx, state, "breakout")
         elif d > params.recover_ratio * state.alert_baseline:
-            state.armed = True
+            state.recovered_since = ctx.venue_ms  # re-armed once it stays so (_sample)
             self._end(ctx, state, "recovered")
         elif ctx.now_s - event.start_ts >= params.max_active_s:
             self._end(ctx, state, "timeout")

@@ -13,8 +13,8 @@ the gap began. The end reason compares the volume traded at the level since its 
 drop from the peak: ``consumed`` (trades explain >= ``consumed_share`` and the price reached it),
 ``pulled`` (< ``pulled_share``), ``reduced`` in between, ``resync`` when continuity was lost.
 
-Hot path: one integer comparison per level of the diff (``qty >= floor``; the ~1 in 6 levels
-above the near-touch floor need one more, on price), floors recomputed when the baseline moves.
+Hot path: one integer comparison per level of the diff (``qty >= floor``, made in C by
+``compress``; the ~1 in 6 levels above the near-touch floor reach Python, for one more on price), floors recomputed when the baseline moves.
 Every ``check_every_s`` (0.2 s) of venue time the tracked walls are read from the book, so
 openings and ends are exact to 0.2 s; every ``rescan_every_s`` (and after a snapshot) the band
 is scanned for large levels no diff showed.
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from itertools import compress, repeat
-from operator import ge
+from operator import ge, itemgetter, le
 
 from data_ingestion.events import DepthDiff, Trade
 from features.liquidity.baseline import BUCKET_EDGES
@@ -35,6 +35,7 @@ from features.liquidity.params import WallParams
 _NEVER = 1 << 62  # a floor no quantity reaches: nothing qualifies before the baseline exists
 _SIDES: tuple[BookSide, BookSide] = ("bid", "ask")
 NEAR_TICKS = 20  # the far edge of the baseline's near-touch buckets (0, 1-2, 3-5, 6-10, 11-20)
+_QTY = itemgetter(1)
 
 
 class _Wall:
@@ -85,9 +86,11 @@ class WallDetector:
         self._next_scan_ms = 0  # look at the whole band again: the snapshot may hold walls
 
     def on_update(self, ctx: MarketContext, diff: DepthDiff) -> None:
-        """The hot path: one integer comparison per level of the diff (a few more for the ~1 in
-        6 levels above the near-touch floor). Tracked walls are re-read from the book every
-        ``check_every_s`` of venue time (``_check``), so a drop the loop skips is still seen."""
+        """The hot path: one integer comparison per level of the diff, in C (``compress``
+        keeps the ~1 in 6 levels at or above the near-touch floor; a few more comparisons for
+        those). Tracked walls are re-read from the book every ``check_every_s`` of venue time
+        (``_check``), so a drop the loop skips (a tracked level shrinking below the floor) is
+        still seen."""
         if not ctx.live:
             return
         near, far, tick = self._floor_near, self._floor_far, ctx.tick
@@ -96,16 +99,18 @@ class WallDetector:
         best = ctx.best_bid
         if best is not None:
             top, edge, tracked = best[0], best[0] - NEAR_TICKS * tick, self._tracked[0]
-            for price, qty in diff.bids:
-                if qty >= near and (price >= edge or qty >= far):
+            levels = diff.bids
+            for price, qty in compress(levels, map(le, repeat(near), map(_QTY, levels))):
+                if price >= edge or qty >= far:
                     distance = (top - price) // tick
                     if distance < band and qty >= thr[distance] or price in tracked:
                         self._seen(ctx, 0, price, qty, distance)
         best = ctx.best_ask
         if best is not None:
             top, edge, tracked = best[0], best[0] + NEAR_TICKS * tick, self._tracked[1]
-            for price, qty in diff.asks:
-                if qty >= near and (price <= edge or qty >= far):
+            levels = diff.asks
+            for price, qty in compress(levels, map(le, repeat(near), map(_QTY, levels))):
+                if price <= edge or qty >= far:
                     distance = (price - top) // tick
                     if distance < band and qty >= thr[distance] or price in tracked:
                         self._seen(ctx, 1, price, qty, distance)
