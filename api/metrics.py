@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from data_ingestion.events import DepthDiff
+from marketdata.events import DepthDiff
 from features.liquidity import EVENT_TYPES
 
 if TYPE_CHECKING:

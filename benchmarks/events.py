@@ -45,7 +45,7 @@ from benchmarks.event_matching import (
 )
 from config import Config
 from data_ingestion.binance.parser import FuturesParser
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from data_ingestion.recordings import is_snapshot, read_lines
 from features.liquidity.event import LiquidityEvent
 from features.liquidity.params import DetectorParams

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from config import Config  # noqa: E402
 from data_ingestion.binance.parser import FuturesParser  # noqa: E402
-from data_ingestion.events import DepthDiff, Trade  # noqa: E402
+from marketdata.events import DepthDiff, Trade  # noqa: E402
 from data_ingestion.recordings import is_snapshot, read_lines  # noqa: E402
 from features.liquidity.params import DetectorParams  # noqa: E402
 from orderbook.book import L2Book  # noqa: E402

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from data_ingestion.events import DepthDiff, Level
+from marketdata.events import DepthDiff, Level
 
 
 def coalesce(diffs: Sequence[DepthDiff]) -> list[DepthDiff]:

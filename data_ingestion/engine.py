@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from data_ingestion.backoff import Backoff
 from data_ingestion.clock import Clock
 from data_ingestion.coalesce import coalesce
-from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from orderbook.observer import BookObserver

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from data_ingestion.events import Trade
+from marketdata.events import Trade
 
 
 @dataclass(frozen=True, slots=True)

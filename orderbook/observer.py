@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.book import L2Book
 
 

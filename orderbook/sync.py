@@ -1,14 +1,17 @@
 """Keeping an L2 book exact from a snapshot plus a diff stream: the sync state machine.
 
-The rules are Binance USDT-M futures' "How to manage a local order book correctly"
-(../shared/docs/exchange-protocols.md section 1.8), each written once below:
+The rules are Binance's "How to manage a local order book correctly" for USDT-M futures
+(../shared/docs/exchange-protocols.md section 1.8) and, where Spot differs, for Spot (section
+2.9; ``SyncRules`` holds the four differences), each written once below:
 
 1. buffer diffs from the stream while the snapshot is fetched (fetch only once one has arrived);
-2. drop buffered diffs with ``u < lastUpdateId``;
-3. the first applied diff straddles the snapshot: ``U <= lastUpdateId <= u``; if the oldest
-   remaining diff starts after it (``U > lastUpdateId``) the snapshot is older than the buffer
-   and is fetched again;
-4. afterwards every diff's ``pu`` equals the previous applied ``u``; otherwise updates were lost
+2. drop buffered diffs the snapshot already covers (futures ``u < lastUpdateId``, spot
+   ``u <= lastUpdateId``);
+3. the first applied diff straddles the snapshot (futures ``U <= lastUpdateId <= u``, spot
+   ``U <= lastUpdateId + 1 <= u``); if the oldest remaining diff starts after that the snapshot
+   is older than the buffer and is fetched again;
+4. afterwards every diff continues the previous one (futures: its ``pu`` equals the previous
+   applied ``u``; spot: its ``U`` is at most the previous ``u + 1``); otherwise updates were lost
    and this symbol alone resyncs (new snapshot, the socket stays open);
 5. a diff with ``u <=`` the last applied ``u`` is a stale duplicate and is ignored;
 6. a crossed book after a diff is an integrity error and forces a resync.
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from data_ingestion.events import DepthDiff, DepthSnapshot
+from marketdata.events import DepthDiff, DepthSnapshot
 from orderbook.book import L2Book
 from orderbook.observer import BookObserver
 
@@ -49,12 +52,43 @@ class SyncStats:
     snapshots_loaded: int = 0
 
 
+@dataclass(frozen=True)
+class SyncRules:
+    """Where a venue's update-id rules differ (rules 2-4 above)."""
+
+    name: str
+    covered_up_to_snapshot: bool  # rule 2: a diff with u == lastUpdateId is already in it
+    straddle_slack: int  # rule 3: the first diff's U may be up to lastUpdateId + this
+    chained_by_prev_id: bool  # rule 4: futures' pu link; otherwise U <= previous u + 1
+
+    def continues(self, diff: DepthDiff, last_u: int) -> bool:
+        if self.chained_by_prev_id:
+            return diff.prev_update_id == last_u
+        return diff.first_update_id <= last_u + 1
+
+    def still_needed(self, diff: DepthDiff, snapshot_id: int) -> bool:
+        if self.covered_up_to_snapshot:
+            return diff.last_update_id > snapshot_id
+        return diff.last_update_id >= snapshot_id
+
+    def straddles(self, diff: DepthDiff, snapshot_id: int) -> bool:
+        return diff.first_update_id <= snapshot_id + self.straddle_slack
+
+
+FUTURES_RULES = SyncRules("binance-usdm", covered_up_to_snapshot=False, straddle_slack=0,
+                          chained_by_prev_id=True)
+SPOT_RULES = SyncRules("binance-spot", covered_up_to_snapshot=True, straddle_slack=1,
+                       chained_by_prev_id=False)
+
+
 class BookSync:
-    """Applies a futures diff stream to ``book`` by the rules above."""
+    """Applies a diff stream to ``book`` by the rules above (``rules``: futures by default)."""
 
     def __init__(self, symbol: str, book: L2Book, request_snapshot: Callable[[], None],
-                 observer: BookObserver | None = None, max_buffer: int = 5000) -> None:
+                 observer: BookObserver | None = None, max_buffer: int = 5000,
+                 rules: SyncRules = FUTURES_RULES) -> None:
         self.symbol = symbol
+        self.rules = rules
         self.book = book
         self.state = SyncState.SYNCING
         self.stats = SyncStats()
@@ -115,7 +149,7 @@ class BookSync:
         if diff.last_update_id <= last:  # rule 5
             self.stats.duplicates += 1
             return
-        if diff.prev_update_id != last:  # rule 4
+        if not self.rules.continues(diff, last):  # rule 4
             self.stats.gaps += 1
             log.warning("%s: gap: pu=%s but last applied u=%s (diff U=%s u=%s); resyncing",
                         self.symbol, diff.prev_update_id, last, diff.first_update_id,
@@ -156,14 +190,15 @@ class BookSync:
     def _try_start(self, snapshot: DepthSnapshot) -> None:
         last_id = snapshot.last_update_id
         # Arrival order may differ from id order after a reorder; the chain is by id.
-        buffered = sorted((d for d in self._buffer if d.last_update_id >= last_id),  # rule 2
+        still_needed = self.rules.still_needed
+        buffered = sorted((d for d in self._buffer if still_needed(d, last_id)),  # rule 2
                           key=lambda d: d.last_update_id)
         if not buffered:
             self._buffer.clear()
             self._pending = snapshot  # wait for the diff that straddles it
             return
         first = buffered[0]
-        if first.first_update_id > last_id:  # rule 3: the snapshot predates the buffer
+        if not self.rules.straddles(first, last_id):  # rule 3: the snapshot predates the buffer
             self.stats.stale_snapshots += 1
             log.info("%s: snapshot %s older than buffered U=%s; fetching again", self.symbol,
                      last_id, first.first_update_id)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from config import Config
-from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from features.liquidity import LiquidityDetectors
 from features.order_flow import best_level_ofi, volume_ofi
 from features.trade_flow import TradeFlow, TradeFlowMetrics

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import orjson
 
 from data_ingestion.binance.parser import FuturesParser
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from data_ingestion.recordings import is_snapshot
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument

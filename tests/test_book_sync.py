@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_ingestion.coalesce import coalesce
-from data_ingestion.events import DepthDiff, DepthSnapshot
+from marketdata.events import DepthDiff, DepthSnapshot
 from orderbook.book import L2Book
-from orderbook.sync import BookSync, SyncState
+from orderbook.sync import SPOT_RULES, BookSync, SyncState
 
 
 def diff(U: int, u: int, pu: int, bids=(), asks=()) -> DepthDiff:  # noqa: N803
@@ -199,3 +199,51 @@ def test_coalescing_never_changes_the_resulting_book(stream, drop) -> None:  # t
     assert run(merged) [:2] == run(kept)[:2]
     assert run(merged)[2:4] == run(kept)[2:4]
     assert (run(merged)[4] > 0) == (run(kept)[4] > 0)
+
+
+# ---- Binance Spot's rules (exchange-protocols.md 2.9): no pu, U chains to the previous u + 1 --
+
+def spot_diff(U: int, u: int, bids=(), asks=()) -> DepthDiff:  # noqa: N803
+    return DepthDiff("BTCUSDT", U, u, None, list(bids), list(asks), 0, 0)
+
+
+def make_spot_sync() -> tuple[BookSync, list[int]]:
+    requests: list[int] = []
+    return BookSync("BTCUSDT", L2Book(), lambda: requests.append(1), rules=SPOT_RULES), requests
+
+
+def test_spot_first_diff_may_start_right_after_the_snapshot_and_u_equal_to_it_is_covered() -> None:
+    sync, _ = make_spot_sync()
+    sync.on_diff(spot_diff(10, 15, bids=[(99, 1)]))  # u == lastUpdateId: already in the snapshot
+    sync.on_diff(spot_diff(16, 18, bids=[(100, 7)]))  # U == lastUpdateId + 1: straddles
+    sync.on_snapshot(snapshot(15))
+    assert sync.state is SyncState.LIVE and sync.last_applied_u == 18
+    assert dict(sync.book.bids) == {100: 7}  # 99 came before the snapshot, and is not in it
+    # Futures' rule would have applied the u == 15 diff; spot's drops it.
+    futures, _ = make_sync()
+    futures.on_diff(diff(10, 15, 9, bids=[(99, 1)]))
+    futures.on_diff(diff(16, 18, 15, bids=[(100, 7)]))
+    futures.on_snapshot(snapshot(15))
+    assert dict(futures.book.bids) == {99: 1, 100: 7}
+
+
+def test_spot_snapshot_older_than_the_buffer_is_fetched_again() -> None:
+    sync, requests = make_spot_sync()
+    sync.on_diff(spot_diff(17, 20))
+    sync.on_snapshot(snapshot(15))  # U = 17 > 15 + 1: updates 16 are missing
+    assert sync.state is SyncState.SYNCING and sync.stats.stale_snapshots == 1
+    assert requests == [1, 1]
+
+
+def test_spot_chain_is_u_plus_one_and_a_hole_resyncs_that_symbol() -> None:
+    sync, requests = make_spot_sync()
+    sync.on_diff(spot_diff(14, 16))
+    sync.on_snapshot(snapshot(15))
+    sync.on_diff(spot_diff(17, 19, asks=[(101, 2)]))  # U == previous u + 1
+    sync.on_diff(spot_diff(18, 21, asks=[(101, 3)]))  # overlaps the applied ids: still applied
+    assert sync.state is SyncState.LIVE and sync.book.asks[101] == 3 and sync.stats.gaps == 0
+    sync.on_diff(spot_diff(19, 21))  # nothing new: a stale duplicate
+    assert sync.stats.duplicates == 1
+    sync.on_diff(spot_diff(23, 25))  # 22 is missing
+    assert sync.stats.gaps == 1 and sync.state is SyncState.RESYNCING
+    assert len(requests) == 2  # asked again at once: the hole's diff is buffered

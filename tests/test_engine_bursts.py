@@ -7,7 +7,7 @@ import random
 
 from data_ingestion.clock import SystemClock
 from data_ingestion.engine import SymbolEngine
-from data_ingestion.events import DepthDiff, DepthSnapshot
+from marketdata.events import DepthDiff, DepthSnapshot
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from orderbook.sync import SyncState

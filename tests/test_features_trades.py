@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from data_ingestion.events import Side, Trade
+from marketdata.events import Side, Trade
 from features.trades import TradeAccumulator, summarize_trades
 
 

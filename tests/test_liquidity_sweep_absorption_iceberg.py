@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data_ingestion.events import DepthDiff, DepthSnapshot, Side, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Side, Trade
 from features.liquidity import DetectorParams, LiquidityDetectors
 from features.liquidity.iceberg import IcebergDetector
 from orderbook.book import L2Book

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from data_ingestion.recordings import read_lines
 from features.liquidity.baseline import LevelSizeBaseline
 from features.liquidity.detector_set import LiquidityDetectors

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from data_ingestion.binance.parser import FuturesParser
-from data_ingestion.events import DepthDiff
+from marketdata.events import DepthDiff
 from data_ingestion.recordings import is_snapshot, read_lines
 from local_exchange import LocalExchange
 from orderbook.book import L2Book

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from data_ingestion.binance.parser import FuturesParser, ParseError, instruments_from_exchange_info
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from data_ingestion.recordings import is_snapshot, read_lines
 from orderbook.instrument import FixedPointCodec, Instrument, PrecisionError
 from tests.conftest import futures_instruments

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from data_ingestion.binance.parser import FuturesParser
-from data_ingestion.events import BookTicker, DepthDiff
+from marketdata.events import BookTicker, DepthDiff
 from data_ingestion.recordings import is_snapshot, read_lines
 from orderbook.book import L2Book
 from orderbook.sync import BookSync, SyncState

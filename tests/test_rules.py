@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from data_ingestion.events import DepthDiff, DepthSnapshot, Side, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Side, Trade
 from features.liquidity import LiquidityDetectors
 from features.liquidity.event import EventLog, LiquidityEvent
 from features.liquidity.params import DetectorParams

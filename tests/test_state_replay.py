@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from state.symbol_state import SymbolState

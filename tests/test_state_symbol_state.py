@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data_ingestion.events import DepthDiff, DepthSnapshot, Side, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Side, Trade
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from orderbook.observer import BookObserver

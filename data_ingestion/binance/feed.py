@@ -17,7 +17,7 @@ from data_ingestion.binance.rest import BinanceRest, RestError
 from data_ingestion.clock import Clock
 from data_ingestion.connection import SupervisedSocket
 from data_ingestion.engine import SnapshotUnavailable, SymbolEngine
-from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.instrument import Instrument
 
 log = logging.getLogger(__name__)

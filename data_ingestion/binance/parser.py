@@ -8,7 +8,7 @@ import msgspec
 import orjson
 
 from data_ingestion.binance import schemas
-from data_ingestion.events import BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, Trade
+from marketdata.events import BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, Trade
 from orderbook.instrument import Instrument, PrecisionError
 
 _KNOWN_EVENTS = frozenset({"depthUpdate", "aggTrade", "trade", "bookTicker"})

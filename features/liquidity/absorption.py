@@ -31,7 +31,7 @@ slices. Both read the same ``TouchFlow`` and the first report claims the level
 
 from __future__ import annotations
 
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from features.liquidity.context import MarketContext
 from features.liquidity.event import LiquidityEvent
 from features.liquidity.params import AbsorptionParams, IcebergParams

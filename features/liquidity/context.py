@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from features.liquidity.baseline import LevelSizeBaseline
 from features.liquidity.event import EventLog
 from orderbook.book import L2Book, Level

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from data_ingestion.events import DepthDiff, DepthSnapshot, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from features.liquidity.absorption import AbsorptionDetector
 from features.liquidity.baseline import LevelSizeBaseline
 from features.liquidity.context import Detector, MarketContext

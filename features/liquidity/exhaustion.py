@@ -27,7 +27,7 @@ import statistics
 from collections import deque
 from operator import mul
 
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from features.liquidity.context import MarketContext
 from features.liquidity.event import BookSide, LiquidityEvent
 from features.liquidity.params import ExhaustionParams

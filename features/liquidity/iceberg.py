@@ -22,7 +22,7 @@ absorption's (absorption.py). Both read one ``TouchFlow`` and the first report c
 
 from __future__ import annotations
 
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from features.liquidity.context import MarketContext
 from features.liquidity.event import LiquidityEvent
 from features.liquidity.params import IcebergParams

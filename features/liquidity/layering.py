@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import deque
 from operator import sub
 
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from features.liquidity.context import MarketContext
 from features.liquidity.event import BookSide, LiquidityEvent
 from features.liquidity.params import LayeringParams

@@ -22,7 +22,7 @@ three of them about once a second. Per trade and per diff the work is O(1).
 
 from __future__ import annotations
 
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from features.liquidity.context import MarketContext
 from features.liquidity.event import LiquidityEvent
 from features.liquidity.params import SweepParams

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from data_ingestion.events import Trade
+from marketdata.events import Trade
 from features.liquidity.context import MarketContext
 from features.liquidity.params import IcebergParams
 from orderbook.book import Level

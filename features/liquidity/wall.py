@@ -26,7 +26,7 @@ import math
 from itertools import compress, repeat
 from operator import ge, itemgetter, le
 
-from data_ingestion.events import DepthDiff, Trade
+from marketdata.events import DepthDiff, Trade
 from features.liquidity.baseline import BUCKET_EDGES
 from features.liquidity.context import MarketContext
 from features.liquidity.event import BookSide, LiquidityEvent

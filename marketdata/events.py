@@ -1,6 +1,9 @@
-"""Venue-agnostic typed events: what every feed hands downstream.
+"""Venue-agnostic typed events: the vocabulary every venue's feed produces and every consumer
+reads.
 
-Venue JSON stops at ``data_ingestion``; past this point there are only these frozen structs.
+They live here, not in ``data_ingestion``, so that the book, features and state depend on this
+small package and never on the ingestion edge. Venue JSON stops at ``data_ingestion``; past it
+there are only these frozen structs.
 Prices and quantities are integer units of the symbol's ``Instrument`` (see
 ``orderbook.instrument``). Every event carries the exchange's timestamp (ms) and the local
 receive time (ns, from the injected clock), as hftbacktest does.
