@@ -22,6 +22,7 @@ from api.simulate import SimulateRequest, SimulateResponse, simulate_order
 from config import Config
 from data_ingestion.clock import Clock
 from features.liquidity import EVENT_TYPES
+from marketdata.markets import MarketId, MarketIdError
 from state.symbol_state import SymbolState
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,10 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
     app.state.runtime = runtime
 
     def known_symbol(symbol: str) -> str:
-        name = symbol.upper()
-        if name not in runtime.engines:
-            raise HTTPException(404, f"unknown symbol {symbol!r}; configured: "
+        """The runtime key of ``symbol`` (``venue:symbol`` or bare USDT-M); 404 otherwise."""
+        name = market_key(symbol)
+        if name is None or name not in runtime.engines:
+            raise HTTPException(404, f"unknown symbol {symbol[:60]!r}; configured: "
                                      f"{', '.join(runtime.symbols)}")
         return name
 
@@ -64,8 +66,9 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
     @app.get("/symbols", summary="Configured symbols with their tick and step sizes")
     def list_symbols() -> dict[str, object]:
         return {"symbols": [
-            {"symbol": s, "tick_size": e.instrument.tick_size,
-             "step_size": e.instrument.qty(e.instrument.step_units)}
+            {"symbol": s, "market": str(MarketId.parse(s)), "venue": MarketId.parse(s).venue,
+             "tick_size": e.instrument.tick_size,
+             "step_size": e.instrument.qty(e.instrument.step_units), "state": e.status()}
             for s, e in runtime.engines.items()]}
 
     @app.get("/book/{symbol}", summary="The exact book's top levels, best first")
@@ -107,8 +110,8 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
     @app.websocket("/ws/{symbol}")
     async def frames(websocket: WebSocket, symbol: str) -> None:
         await websocket.accept()
-        name = symbol.upper()
-        if name not in runtime.states:
+        name = market_key(symbol)
+        if name is None or name not in runtime.states:
             await websocket.close(code=1008, reason=f"unknown symbol {symbol[:40]!r}")
             return
         await stream_frames(runtime, metrics, websocket, name)
@@ -122,6 +125,14 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
 
         mount(app, runtime.served_symbols)
     return app
+
+
+def market_key(text: str) -> str | None:
+    """``binance-usdm:BTCUSDT`` and ``btcusdt`` both name the runtime's ``BTCUSDT``."""
+    try:
+        return MarketId.parse(text).key
+    except MarketIdError:
+        return None
 
 
 def query_events(state: SymbolState, since: float | None,

@@ -36,6 +36,15 @@ async def test_health_and_book() -> None:
                 assert isinstance(entry["last_update_id"], int) and entry["msgs_per_s"] >= 0
             book = (await http.get("/book/ethusdt", params={"depth": 5})).json()
             assert book["symbol"] == "ETHUSDT" and book["status"] == "live"
+            # The venue-qualified name is the same market.
+            qualified = await http.get("/book/binance-usdm:ETHUSDT", params={"depth": 5})
+            assert qualified.status_code == 200 and qualified.json()["symbol"] == "ETHUSDT"
+            assert (await http.get("/book/binance-spot:ETHUSDT")).status_code == 404
+            assert (await http.get("/book/kraken:ETHUSDT")).status_code == 404
+            listed = {m["market"]: m for m in (await http.get("/symbols")).json()["symbols"]}
+            assert set(listed) == {"binance-usdm:BTCUSDT", "binance-usdm:ETHUSDT"}
+            assert listed["binance-usdm:ETHUSDT"]["venue"] == "binance-usdm"
+            assert listed["binance-usdm:ETHUSDT"]["state"] == "live"
             assert len(book["bids"]) == 5 and len(book["asks"]) == 5
             assert [p for p, _ in book["bids"]] == sorted((p for p, _ in book["bids"]), reverse=True)
             assert [p for p, _ in book["asks"]] == sorted(p for p, _ in book["asks"])

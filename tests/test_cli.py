@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, parse_config
+from marketdata.markets import MarketId
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,9 @@ def test_defaults_and_environment_with_flags_winning() -> None:
     (["--speed", "0"], {}, "--speed"),
     (["--source", "kraken"], {}, "--source"),
     (["--symbols", "BTC-USD"], {}, "--symbols"),
+    (["--symbols", "kraken:XBTUSD"], {}, "unknown venue 'kraken'"),
+    (["--symbols", "coinbase:BTCUSD"], {}, "not a coinbase symbol"),
+    (["--symbols", "BTCUSDT,binance-usdm:btcusdt"], {}, "listed twice"),
     (["--binance-ws-url", "http://x"], {}, "--binance-ws-url"),
     ([], {"DEPTHLENS_PORT": "-5"}, "DEPTHLENS_PORT"),
     (["--source", "replay"], {}, "--replay"),
@@ -68,3 +72,15 @@ def test_a_taken_port_is_a_one_line_error() -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0]
+
+
+def test_markets_are_named_venue_colon_symbol_and_a_bare_symbol_is_usdm() -> None:
+    config = parse_config(["--symbols", "binance-usdm:btcusdt, ETHUSDT"], {})
+    assert config.symbols == ("BTCUSDT", "ETHUSDT")
+    assert [str(MarketId.parse(s)) for s in config.symbols] == [
+        "binance-usdm:BTCUSDT", "binance-usdm:ETHUSDT"]
+    assert MarketId.parse(" Coinbase:btc-usd ") == MarketId("coinbase", "BTC-USD")
+    assert MarketId.parse("coinbase:BTC-USD").key == "coinbase:BTC-USD"
+    # Venues without a feed in the app yet are refused with a message, not ignored.
+    with pytest.raises(ConfigError, match="binance-spot feeds are not wired"):
+        parse_config(["--symbols", "BTCUSDT,binance-spot:BTCUSDT"], {})

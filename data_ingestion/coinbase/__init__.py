@@ -1,0 +1,7 @@
+"""Coinbase Advanced Trade market data: ``level2``, ``market_trades`` and ``heartbeats`` on one
+WebSocket connection (../shared/docs/exchange-protocols.md, section 3.1-3.4).
+
+Public surface: ``CoinbaseParser`` (JSON -> typed frames), ``CoinbaseBookSync`` (the
+per-connection sequence and book machine), ``CoinbaseFeed`` (the socket shell) and
+``read_capture`` (the cryptofeed capture reader used by replays and tests).
+"""
