@@ -19,7 +19,7 @@ from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from orderbook.observer import BookObserver
-from orderbook.sync import BookSync, SyncState
+from orderbook.sync import FUTURES_RULES, BookSync, SyncRules, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +93,11 @@ class SymbolEngine:
 
     def __init__(self, instrument: Instrument, fetch_snapshot: SnapshotFetch, clock: Clock,
                  observer: BookObserver | None = None, queue_size: int = 10_000,
-                 stale_after_s: float = 5.0) -> None:
+                 stale_after_s: float = 5.0, rules: SyncRules = FUTURES_RULES) -> None:
         self.symbol = instrument.symbol
         self.instrument = instrument
         self.book = L2Book()
-        self.sync = BookSync(self.symbol, self.book, self._want_snapshot, observer)
+        self.sync = BookSync(self.symbol, self.book, self._want_snapshot, observer, rules=rules)
         self.counters = EngineCounters()
         self.connected = False
         self.diff_rate = RateMeter(clock)

@@ -1,7 +1,10 @@
 """Symbols the local exchange lists: precision, tick, lot step and where the simulation starts.
 
-The values for BTCUSDT and ETHUSDT are Binance USDT-M's own (exchangeInfo, 2024); any other symbol
-seen in a recording gets decimals inferred from the recorded strings (see ``infer_spec``).
+The tick and lot steps and precisions are Binance USDT-M's own (exchangeInfo, 2024) and the start
+prices are where each market traded on 2024-08-08, the day of the BTCUSDT/ETHUSDT recordings:
+BTC and ETH, BNB and SOL, and three thinner, large-tick markets (XRP, DOGE, LINK) whose touch
+rarely moves. Any other symbol seen in a recording gets decimals inferred from the recorded
+strings (see ``infer_spec``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ class SymbolSpec:
 KNOWN_SPECS: dict[str, SymbolSpec] = {
     "BTCUSDT": SymbolSpec.make("BTCUSDT", "0.10", "0.001", 2, 3, "61800.20"),
     "ETHUSDT": SymbolSpec.make("ETHUSDT", "0.01", "0.001", 2, 3, "2680.00"),
+    "BNBUSDT": SymbolSpec.make("BNBUSDT", "0.010", "0.01", 3, 2, "520.000"),
+    "SOLUSDT": SymbolSpec.make("SOLUSDT", "0.0100", "1", 4, 0, "155.0000"),
+    "XRPUSDT": SymbolSpec.make("XRPUSDT", "0.0001", "0.1", 4, 1, "0.5600"),
+    "DOGEUSDT": SymbolSpec.make("DOGEUSDT", "0.000010", "1", 6, 0, "0.101000"),
+    "LINKUSDT": SymbolSpec.make("LINKUSDT", "0.001", "0.01", 3, 2, "9.800"),
 }
 
 

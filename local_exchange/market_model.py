@@ -82,6 +82,30 @@ DEFAULT_FLOW: dict[str, FlowParams] = {
                           market_notional_min=250.0,
                           near_notional_median=800.0, limit_notional_median=800.0,
                           maker_qty_median=16.0),  # real ETHUSDT touch median 15.6 ETH
+    # No recordings of these: activity scaled down from ETHUSDT by market size, the touch
+    # quote worth 15-40k USD, and the fair price's volatility ~0.5 bp per sqrt(second) as on
+    # ETHUSDT, expressed in each market's ticks (under one tick for the large-tick markets,
+    # whose touch then mostly holds still, as theirs does). Book depth spans ~1 % of price.
+    "BNBUSDT": FlowParams(limit_rate=120.0, market_rate=10.0, fair_vol_ticks=2.3,
+                          far_median_ticks=200.0, market_notional_min=250.0,
+                          near_notional_median=600.0, limit_notional_median=600.0,
+                          maker_qty_median=48.0),
+    "SOLUSDT": FlowParams(limit_rate=150.0, market_rate=15.0, fair_vol_ticks=0.7,
+                          far_median_ticks=100.0, max_distance_ticks=1000,
+                          market_notional_min=250.0, near_notional_median=700.0,
+                          limit_notional_median=700.0, maker_qty_median=260.0),
+    "XRPUSDT": FlowParams(limit_rate=80.0, market_rate=8.0, fair_vol_ticks=0.25,
+                          far_median_ticks=60.0, max_distance_ticks=600,
+                          market_notional_min=100.0, near_notional_median=500.0,
+                          limit_notional_median=500.0, maker_qty_median=53_000.0),
+    "DOGEUSDT": FlowParams(limit_rate=80.0, market_rate=8.0, fair_vol_ticks=0.45,
+                           far_median_ticks=60.0, max_distance_ticks=600,
+                           market_notional_min=100.0, near_notional_median=500.0,
+                           limit_notional_median=500.0, maker_qty_median=250_000.0),
+    "LINKUSDT": FlowParams(limit_rate=60.0, market_rate=5.0, fair_vol_ticks=0.44,
+                           far_median_ticks=80.0, max_distance_ticks=800,
+                           market_notional_min=100.0, near_notional_median=400.0,
+                           limit_notional_median=400.0, maker_qty_median=1_500.0),
 }
 
 

@@ -83,12 +83,13 @@ class SymbolFilter(msgspec.Struct):
 
 
 class SymbolInfo(msgspec.Struct):
-    """Spot lists ``baseAssetPrecision``/``quotePrecision`` rather than futures'
-    ``pricePrecision``; depthlens needs only the filters."""
+    """Spot has no futures-style ``pricePrecision``; ``baseAssetPrecision`` (8 on BTC and ETH)
+    is the precision of base-asset amounts, hence of every quantity the venue can send."""
 
     symbol: str
     filters: list[SymbolFilter]
     status: str = "TRADING"
+    baseAssetPrecision: int | None = None
 
 
 class RateLimit(msgspec.Struct):
