@@ -1,9 +1,10 @@
 """Lossless coalescing of queued depth diffs, for bursts the book engine cannot keep up with.
 
 Quantities are absolute, so a run of *contiguous* diffs (each one's ``pu`` is the previous one's
-``u``) is equivalent to one diff holding, per price level, the latest quantity, with the first
-``U`` and ``pu`` and the last ``u``. Dropping intermediate diffs instead would corrupt the book.
-A break in the chain is never merged over: the gap must stay visible to the sync machine.
+``u``; on venues without ``pu``, such as Binance Spot, its ``U`` is the previous ``u + 1``) is
+equivalent to one diff holding, per price level, the latest quantity, with the first ``U`` and
+``pu`` and the last ``u``. Dropping intermediate diffs instead would corrupt the book. A break in
+the chain is never merged over: the gap must stay visible to the sync machine.
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ def coalesce(diffs: Sequence[DepthDiff]) -> list[DepthDiff]:
     merged: list[DepthDiff] = []
     run: list[DepthDiff] = []
     for diff in diffs:
-        if run and (diff.prev_update_id is None or diff.prev_update_id != run[-1].last_update_id
-                    or diff.symbol != run[-1].symbol):
+        if run and not _continues(run[-1], diff):
             merged.append(_merge(run))
             run = []
         run.append(diff)
     if run:
         merged.append(_merge(run))
     return merged
+
+
+def _continues(previous: DepthDiff, diff: DepthDiff) -> bool:
+    if diff.symbol != previous.symbol:
+        return False
+    if diff.prev_update_id is not None:
+        return diff.prev_update_id == previous.last_update_id
+    return diff.first_update_id == previous.last_update_id + 1
 
 
 def _merge(run: list[DepthDiff]) -> DepthDiff:

@@ -3,7 +3,8 @@ that has gone silent; a connection is renewed before the venue's 24-hour limit.
 
 Venue-agnostic: frames are handed, undecoded, to ``on_frame`` with their receive time. Pings are
 answered by the websockets library itself (Binance pings every 3 minutes and drops a client that
-does not pong within 10).
+does not pong within 10). The URL may be a callable, read at every connect, so a feed whose
+stream set changes at runtime (``SUBSCRIBE`` sent with ``send``) reconnects to the current set.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Callable
 
 import websockets
+from websockets.exceptions import ConnectionClosed
 from websockets.asyncio.client import ClientConnection, connect
 
 from data_ingestion.backoff import Backoff
@@ -25,12 +27,14 @@ StateHandler = Callable[[bool], None]
 
 
 class SupervisedSocket:
-    def __init__(self, name: str, url: str, on_frame: FrameHandler, on_state: StateHandler,
+    def __init__(self, name: str, url: str | Callable[[], str], on_frame: FrameHandler,
+                 on_state: StateHandler,
                  clock: Clock, silence_timeout_s: float | None = 10.0,
                  max_lifetime_s: float = 23 * 3600.0, backoff: Backoff | None = None,
                  open_timeout_s: float = 10.0) -> None:
         self.name = name
-        self.url = url
+        self._url = url
+        self._ws: ClientConnection | None = None
         self.connected = False
         self.connects = 0
         self.silences = 0
@@ -45,6 +49,23 @@ class SupervisedSocket:
         self._backoff = backoff or Backoff(base=0.5, cap=30.0)
         self._open_timeout = open_timeout_s
         self._last_frame = 0.0
+
+    @property
+    def url(self) -> str:
+        """The URL the next connection opens (the current one, for a callable)."""
+        return self._url() if callable(self._url) else self._url
+
+    async def send(self, text: str) -> bool:
+        """Send a control message (e.g. ``SUBSCRIBE``) on the open connection; False when
+        there is none (the next connection's URL already covers the change)."""
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(text)
+        except ConnectionClosed:
+            return False
+        return True
 
     async def run(self) -> None:
         """Connect, read and reconnect until cancelled."""
@@ -70,6 +91,7 @@ class SupervisedSocket:
     async def _serve(self, ws: ClientConnection) -> None:
         self.connects += 1
         opened = self._last_frame = self._clock.monotonic()
+        self._ws = ws
         self._set_connected(True)
         log.info("%s: connected to %s", self.name, self.url)
         watchdog = asyncio.create_task(self._watch(ws, opened), name=f"{self.name}-watchdog")
@@ -87,6 +109,7 @@ class SupervisedSocket:
         except websockets.exceptions.ConnectionClosedOK:
             log.info("%s: closed by %s", self.name, "us" if watchdog.done() else "the server")
         finally:
+            self._ws = None
             watchdog.cancel()
 
     async def _watch(self, ws: ClientConnection, opened: float) -> None:

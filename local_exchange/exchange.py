@@ -120,6 +120,9 @@ class LocalExchange:
                           for s in (sym.upper() for sym in symbols)}
             source = SimulatedMarket(self._sims)
             kinds = tuple(DEPTH_SPEEDS)
+        # What add_symbol may start later: every listed spec, with this seed and flow.
+        self._known = {**KNOWN_SPECS, **(specs or {})}
+        self._seed, self._flow = seed, dict(flow or {})
         self.symbols = tuple(source.listed())
         self.injector = self._make_injector(seed, scenarios)
         self.rest = RestApi(source, clock, self.injector.control)
@@ -249,6 +252,42 @@ class LocalExchange:
             return injector
         venues = {s: SimVenue(sim) for s, sim in self._sims.items()}
         return Injector(venues, seed, scenarios)
+
+    # ------------------------------------------------------------ listed markets
+    def add_symbol(self, symbol: str) -> bool:
+        """Start simulating a listed symbol (``KNOWN_SPECS``) from now on: what a venue does
+        when a market opens. False if it is simulated already; ``ValueError`` when the symbol
+        is not listed or the exchange replays a recording (a replay serves its files)."""
+        symbol = symbol.upper()
+        if self._replay is not None:
+            raise ValueError("a replaying exchange serves the recording's symbols only")
+        if symbol in self._sims:
+            return False
+        spec = self._known.get(symbol)
+        if spec is None:
+            raise ValueError(f"{symbol} is not listed; listed: {', '.join(self._known)}")
+        sim = SimulatedSymbol(spec, self._seed, self._flow.get(symbol), self.clock())
+        self._sims[symbol] = sim
+        self.injector.venues[symbol] = SimVenue(sim)
+        self.rest.source.specs[symbol] = spec  # type: ignore[union-attr]
+        self._faults[symbol] = DepthFaults(tuple(DEPTH_SPEEDS))
+        self._mergers[symbol] = {kind: DepthMerger(ms, sim.publisher.last_u)
+                                 for kind, ms in DEPTH_SPEEDS.items() if ms != 100}
+        self.symbols = tuple(self._sims)
+        return True
+
+    def remove_symbol(self, symbol: str) -> bool:
+        """Stop simulating ``symbol`` (its book and flow are dropped); False if it was not."""
+        symbol = symbol.upper()
+        if self._replay is not None or self._sims.pop(symbol, None) is None:
+            return False
+        self.rest.source.specs.pop(symbol, None)  # type: ignore[union-attr]
+        self.injector.venues.pop(symbol, None)
+        self._faults.pop(symbol, None)
+        self._mergers.pop(symbol, None)
+        self._last_depth.pop(symbol, None)
+        self.symbols = tuple(self._sims)
+        return True
 
     # ------------------------------------------------------------------ faults
     def drop_diff(self, symbol: str) -> None:

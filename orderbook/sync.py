@@ -151,9 +151,10 @@ class BookSync:
             return
         if not self.rules.continues(diff, last):  # rule 4
             self.stats.gaps += 1
-            log.warning("%s: gap: pu=%s but last applied u=%s (diff U=%s u=%s); resyncing",
-                        self.symbol, diff.prev_update_id, last, diff.first_update_id,
-                        diff.last_update_id)
+            link = (f"pu={diff.prev_update_id}" if diff.prev_update_id is not None
+                    else f"U={diff.first_update_id} > u + 1")
+            log.warning("%s: gap: %s but last applied u=%s (diff U=%s u=%s); resyncing",
+                        self.symbol, link, last, diff.first_update_id, diff.last_update_id)
             self.force_resync("update-id gap")
             self.on_diff(diff)
             return

@@ -247,3 +247,16 @@ def test_spot_chain_is_u_plus_one_and_a_hole_resyncs_that_symbol() -> None:
     sync.on_diff(spot_diff(23, 25))  # 22 is missing
     assert sync.stats.gaps == 1 and sync.state is SyncState.RESYNCING
     assert len(requests) == 2  # asked again at once: the hole's diff is buffered
+
+
+def test_spot_diffs_coalesce_while_contiguous_and_never_over_a_hole() -> None:
+    run = [spot_diff(16, 18, bids=[(100, 1)]), spot_diff(19, 19, bids=[(100, 2), (99, 1)]),
+           spot_diff(20, 22, asks=[(101, 5)]), spot_diff(24, 25, asks=[(101, 0)])]
+    merged = coalesce(run)
+    assert [(d.first_update_id, d.last_update_id) for d in merged] == [(16, 22), (24, 25)]
+    assert dict(merged[0].bids) == {100: 2, 99: 1} and merged[0].prev_update_id is None
+    sync, _ = make_spot_sync()
+    sync.on_diff(merged[0])
+    sync.on_snapshot(snapshot(15))
+    sync.on_diff(merged[1])  # 23 never came: still a gap after coalescing
+    assert sync.stats.gaps == 1

@@ -1,0 +1,160 @@
+"""The Binance Spot feed: sockets in, typed events out to one engine per symbol.
+
+Spot has no routed paths (protocol doc section 2.1): one combined-stream connection,
+``<ws>/stream?streams=...``, carries a symbol's depth and its aggTrades together, for up to 1024
+streams. Sharing the socket means a quiet symbol's trades are covered by the depth watchdog, and
+it halves the connection attempts spot counts against the IP (300 per 5 minutes).
+
+Books follow spot's update-id rules (``SPOT_RULES``): build engines with ``spot_engine``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from data_ingestion.backoff import Backoff
+from data_ingestion.binance.parser import ParseError
+from data_ingestion.binance.rest import RestError
+from data_ingestion.binance_spot.parser import SpotParser, instruments_from_exchange_info
+from data_ingestion.binance_spot.rest import MAX_DEPTH_LIMIT, BinanceSpotRest
+from data_ingestion.clock import Clock
+from data_ingestion.connection import SupervisedSocket
+from data_ingestion.engine import SnapshotFetch, SnapshotUnavailable, SymbolEngine
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
+from orderbook.instrument import Instrument
+from orderbook.sync import SPOT_RULES
+
+log = logging.getLogger(__name__)
+
+SPOT_WS_URL = "wss://stream.binance.com:9443"
+MAX_STREAMS_PER_CONNECTION = 1024  # section 2.2
+DEPTH_STREAM = "{}@depth@100ms"
+TRADE_STREAM = "{}@aggTrade"
+_STREAMS_PER_SYMBOL = 2
+_LOG_FRAME_CHARS = 300
+
+
+def spot_engine(instrument: Instrument, fetch_snapshot: SnapshotFetch, clock: Clock,
+                **options: Any) -> SymbolEngine:
+    """A ``SymbolEngine`` whose book follows spot's update-id rules; ``options`` are the
+    engine's own (observer, queue size, staleness)."""
+    return SymbolEngine(instrument, fetch_snapshot, clock, rules=SPOT_RULES, **options)
+
+
+def stream_urls(ws_url: str, symbols: list[str]) -> list[str]:
+    """Combined-stream URLs carrying each symbol's depth and aggTrade streams together, at most
+    1024 streams each (a symbol's two streams never straddle two sockets)."""
+    base = ws_url.rstrip("/")
+    per_socket = MAX_STREAMS_PER_CONNECTION // _STREAMS_PER_SYMBOL
+    urls = []
+    for i in range(0, len(symbols), per_socket):
+        chunk = [s.lower() for s in symbols[i:i + per_socket]]
+        streams = [DEPTH_STREAM.format(s) for s in chunk] + [TRADE_STREAM.format(s) for s in chunk]
+        urls.append(f"{base}/stream?streams={'/'.join(streams)}")
+    return urls
+
+
+def _symbols_of(url: str) -> list[str]:
+    """Upper-case symbols whose depth a combined-stream URL carries."""
+    streams = url.partition("streams=")[2].split("/")
+    return [s.partition("@")[0].upper() for s in streams if "@depth" in s]
+
+
+async def load_instruments(rest: BinanceSpotRest, symbols: list[str], attempts: int = 10,
+                           delay_s: float = 1.0) -> dict[str, Instrument]:
+    """Tick, step and base precision from spot exchangeInfo, retried a bounded number of
+    times."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return instruments_from_exchange_info(await rest.exchange_info(), symbols)
+        except RestError as exc:
+            if attempt == attempts:
+                raise
+            log.warning("spot exchangeInfo failed (%s); retry %d/%d", exc, attempt, attempts)
+            await asyncio.sleep(max(delay_s, exc.retry_after or 0.0))
+    raise AssertionError("unreachable")
+
+
+class BinanceSpotFeed:
+    """Routes spot stream frames to engines and serves the engines' snapshot requests."""
+
+    def __init__(self, rest: BinanceSpotRest, instruments: Mapping[str, Instrument],
+                 clock: Clock, ws_url: str = SPOT_WS_URL,
+                 silence_timeout_s: float | None = 10.0, snapshot_limit: int = MAX_DEPTH_LIMIT,
+                 reconnect_backoff_s: tuple[float, float] = (0.5, 30.0)) -> None:
+        self.rest = rest
+        self.parser = SpotParser(instruments)
+        self.engines: dict[str, SymbolEngine] = {}
+        self.malformed_frames = 0
+        self.sockets: list[SupervisedSocket] = []
+        self._ws_url = ws_url
+        self._clock = clock
+        self._silence_timeout = silence_timeout_s
+        self._snapshot_limit = snapshot_limit
+        self._reconnect = reconnect_backoff_s  # (first delay, cap)
+        self._socket_of: dict[str, SupervisedSocket] = {}
+
+    def attach(self, engines: Iterable[SymbolEngine]) -> None:
+        """Engines must follow spot rules (``spot_engine``): futures rules would see a gap at
+        every diff, since spot diffs carry no ``pu``."""
+        for engine in engines:
+            if engine.sync.rules is not SPOT_RULES:
+                raise ValueError(f"{engine.symbol}: engine does not use SPOT_RULES")
+            self.engines[engine.symbol] = engine
+
+    async def fetch_snapshot(self, symbol: str) -> DepthSnapshot:
+        """The engines' ``SnapshotFetch``: REST depth, parsed at the edge."""
+        try:
+            body, received_ns = await self.rest.depth(symbol, self._snapshot_limit)
+            return self.parser.parse_snapshot(symbol, body, received_ns)
+        except (RestError, ParseError) as exc:
+            raise SnapshotUnavailable(str(exc), getattr(exc, "retry_after", None)) from None
+
+    async def run(self) -> None:
+        """Open every socket and keep them open until cancelled."""
+        self.sockets = [
+            SupervisedSocket(f"spot[{i}]", url, self._on_frame, self._on_state(url),
+                             self._clock, self._silence_timeout,
+                             backoff=Backoff(*self._reconnect))
+            for i, url in enumerate(stream_urls(self._ws_url, list(self.engines)))
+        ]
+        self._socket_of = {symbol: sock for sock in self.sockets
+                           for symbol in _symbols_of(sock.url)}
+        async with asyncio.TaskGroup() as tasks:
+            for sock in self.sockets:
+                tasks.create_task(sock.run(), name=sock.name)
+
+    def depth_socket(self, symbol: str) -> SupervisedSocket | None:
+        """The socket carrying ``symbol``'s depth stream (for health reporting)."""
+        return self._socket_of.get(symbol)
+
+    def _on_state(self, url: str) -> Callable[[bool], None]:
+        covered = _symbols_of(url)
+
+        def on_state(connected: bool) -> None:
+            for symbol in covered:
+                engine = self.engines.get(symbol)
+                if engine is not None:
+                    engine.on_connection(connected)
+
+        return on_state
+
+    def _on_frame(self, frame: bytes, received_ns: int) -> None:
+        try:
+            event = self.parser.parse_stream(frame, received_ns)
+        except ParseError as exc:
+            self.malformed_frames += 1
+            log.warning("skipping malformed spot frame (%s): %r", exc, frame[:_LOG_FRAME_CHARS])
+            return
+        if event is None:
+            return
+        engine = self.engines.get(event.symbol)
+        if engine is None:
+            return
+        if type(event) is DepthDiff:
+            engine.submit_diff(event)
+        elif type(event) is Trade:
+            engine.on_trade(event)

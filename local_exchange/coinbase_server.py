@@ -1,0 +1,276 @@
+"""A local Coinbase Advanced Trade look-alike: one WebSocket endpoint on 127.0.0.1 serving
+``level2`` (as ``l2_data``), ``market_trades`` and ``heartbeats`` from books it owns.
+
+Each product is the existing order-level simulation (``market_model.SimulatedSymbol``: the
+``matching`` engine driven by the synthetic flow); every tick its published changes become one
+``l2_data`` update and its fills ``market_trades`` entries, so every size sent is a sum of
+resting orders. ``book(product)`` is the server's own published book, which tests compare a
+client's book against. Faults are injected on demand: a lost update (its sequence number is
+skipped), a duplicated update, a dropped connection.
+
+Protocol as in exchange-protocols.md section 3: subscribe within 5 s, one channel per message,
+the ``subscriptions`` reply, a ``snapshot`` per product on subscribing to level2, one
+``sequence_num`` counter per connection across all channels, ``{"type":"error"}`` for bad
+requests. Start it alone with ``python -m local_exchange.coinbase_server --port 8765``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from data_ingestion.clock import Clock, SystemClock
+from local_exchange import coinbase_messages as msgs
+from local_exchange.coinbase_session import CHANNELS, CoinbaseSession
+from local_exchange.instruments import SymbolSpec
+from local_exchange.market_model import DEFAULT_FLOW, SimulatedSymbol
+from local_exchange.publisher import TickOutput
+from local_exchange.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+# Coinbase's increments (GET /api/v3/brokerage/market/products) and the capture's prices.
+COINBASE_SPECS: dict[str, SymbolSpec] = {
+    "BTC-USD": SymbolSpec.make("BTC-USD", "0.01", "0.00000001", 2, 8, "65083.66"),
+    "ETH-USD": SymbolSpec.make("ETH-USD", "0.01", "0.00000001", 2, 8, "1919.44"),
+}
+_FLOW_OF = {"BTC-USD": DEFAULT_FLOW["BTCUSDT"], "ETH-USD": DEFAULT_FLOW["ETHUSDT"]}
+
+
+@dataclass(frozen=True, slots=True)
+class CoinbaseServerSettings:
+    tick_s: float = 0.1  # publish interval of the simulated books
+    heartbeat_s: float = 1.0  # Coinbase sends one heartbeat a second
+    subscribe_timeout_s: float = 5.0  # Coinbase drops a connection that does not subscribe
+    send_queue_size: int = 4096
+    seed: int = 7
+
+
+class CoinbaseServer:
+    """Owns the simulated books and the client sessions; all on one event loop, no locks."""
+
+    def __init__(self, products: Mapping[str, SymbolSpec] | None = None,
+                 settings: CoinbaseServerSettings | None = None,
+                 clock: Clock | None = None) -> None:
+        self.settings = settings or CoinbaseServerSettings()
+        self.clock = clock or SystemClock()
+        start_ns = self.clock.time_ns()
+        self.sims = {name: SimulatedSymbol(spec, self.settings.seed, _FLOW_OF.get(name),
+                                           start_ns=start_ns)
+                     for name, spec in (products or COINBASE_SPECS).items()}
+        self.sessions: set[CoinbaseSession] = set()
+        self.paused = False
+        self.connections = 0
+        self.heartbeat_counter = 0
+        self._server: Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._server = await serve(self._handle, host, port, compression=None, max_size=2**16)
+        self._tasks = [asyncio.create_task(self._run_books(), name="coinbase-books"),
+                       asyncio.create_task(self._run_heartbeats(), name="coinbase-heartbeats")]
+        return self.port
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    # ------------------------------------------------------------- control, faults
+    def pause(self) -> None:
+        """Stop the order flow: books hold still, only heartbeats are sent."""
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def book(self, product: str) -> Snapshot:
+        """The book exactly as published so far (bids and asks best first, integer units)."""
+        return self.sims[product].publisher.published_book()
+
+    def last_sequence(self) -> int | None:
+        """The newest connection's last consumed ``sequence_num`` (None without clients)."""
+        newest = max(self.sessions, key=lambda s: s.serial, default=None)
+        return None if newest is None else newest.sequence
+
+    def drop_next_update(self) -> int:
+        """Lose each connection's next level2 update (its number is skipped)."""
+        for session in self.sessions:
+            session.drop_updates += 1
+        return len(self.sessions)
+
+    def duplicate_next_update(self) -> int:
+        """Send each connection's next level2 update twice, same number."""
+        for session in self.sessions:
+            session.duplicate_updates += 1
+        return len(self.sessions)
+
+    def disconnect_all(self) -> int:
+        """Drop every connection at the TCP level, like a network failure."""
+        for session in self.sessions:
+            session.ws.transport.abort()
+        return len(self.sessions)
+
+    # --------------------------------------------------------------- connections
+    async def _handle(self, ws: ServerConnection) -> None:
+        self.connections += 1
+        session = CoinbaseSession(ws, self.settings.send_queue_size, self.connections)
+        self.sessions.add(session)
+        writer = asyncio.create_task(session.write())
+        watchdog = asyncio.create_task(self._require_subscription(session))
+        try:
+            async for message in ws:
+                self._on_request(session, message)
+        except ConnectionClosed as exc:
+            log.info("coinbase server: connection lost: %s", exc)
+        finally:
+            self.sessions.discard(session)
+            writer.cancel()
+            watchdog.cancel()
+
+    async def _require_subscription(self, session: CoinbaseSession) -> None:
+        try:
+            await asyncio.wait_for(session.subscribed.wait(), self.settings.subscribe_timeout_s)
+        except TimeoutError:
+            log.info("coinbase server: no subscription within %.1fs; closing",
+                     self.settings.subscribe_timeout_s)
+            await session.ws.close(1000, "subscribe within 5 seconds")
+
+    def _on_request(self, session: CoinbaseSession, message: str | bytes) -> None:
+        try:
+            request = orjson.loads(message)
+            kind, channel = request["type"], request["channel"]
+            products = request.get("product_ids") or []
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            session.send_raw(msgs.error("malformed request"))
+            return
+        unknown = [p for p in products if p not in self.sims]
+        if kind not in ("subscribe", "unsubscribe") or channel not in CHANNELS or unknown:
+            session.send_raw(msgs.error(f"cannot {kind} {channel} {unknown or ''}".strip()))
+            return
+        now = self.clock.time_ns()
+        if kind == "unsubscribe":
+            self._unsubscribe(session, channel, products)
+            session.send("subscriptions", now, msgs.subscriptions_events(session.subscriptions()))
+            return
+        session.subscribed.set()
+        added = self._subscribe(session, channel, products)
+        session.send("subscriptions", now, msgs.subscriptions_events(session.subscriptions()))
+        self._send_initial(session, channel, added, now)
+
+    @staticmethod
+    def _subscribe(session: CoinbaseSession, channel: str, products: list[str]) -> list[str]:
+        if channel == "heartbeats":
+            session.heartbeats = True
+            return []
+        added = [p for p in dict.fromkeys(products) if p not in session.products[channel]]
+        session.products[channel].update(added)
+        return added
+
+    @staticmethod
+    def _unsubscribe(session: CoinbaseSession, channel: str, products: list[str]) -> None:
+        if channel == "heartbeats":
+            session.heartbeats = False
+        elif products:
+            session.products[channel].difference_update(products)
+        else:  # no product ids: leave the channel entirely (section 3.1)
+            session.products[channel].clear()
+
+    def _send_initial(self, session: CoinbaseSession, channel: str, added: list[str],
+                      now: int) -> None:
+        """The snapshot a subscription starts with: the whole published book for level2;
+        for market_trades an empty one (this server keeps no trade history)."""
+        if channel == "market_trades" and added:
+            session.send("market_trades", now, msgs.trade_events("snapshot", []))
+        if channel != "level2":
+            return
+        for product in added:
+            book = self.book(product)
+            instrument = self.sims[product].spec.instrument
+            session.send("l2_data", now, msgs.l2_events(
+                "snapshot", product, msgs.text_levels(instrument, book.bids),
+                msgs.text_levels(instrument, book.asks), book.transaction_ms * 1_000_000 or now))
+
+    # ------------------------------------------------------------------ publishing
+    async def _run_books(self) -> None:
+        tick = self.settings.tick_s
+        while True:
+            await asyncio.sleep(tick)
+            now = self.clock.time_ns()
+            for product, sim in self.sims.items():
+                self._publish(product, sim.step(now, tick, flow=not self.paused), now)
+
+    def _publish(self, product: str, out: TickOutput, now: int) -> None:
+        if out.depth is not None:
+            depth = out.depth
+            events = msgs.l2_events("update", product, depth["b"], depth["a"],
+                                    depth["T"] * 1_000_000)
+            for session in list(self.sessions):
+                if session.wants("level2", product):
+                    session.send_update(now, events)
+        if out.agg_trades:
+            # aggTrade's m: the buyer was the maker; Coinbase's side is the maker's side.
+            trades = [msgs.trade(product, t["a"], t["p"], t["q"], "BUY" if t["m"] else "SELL",
+                                 t["T"] * 1_000_000) for t in out.agg_trades]
+            events = msgs.trade_events("update", trades)
+            for session in list(self.sessions):
+                if session.wants("market_trades", product):
+                    session.send("market_trades", now, events)
+
+    async def _run_heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            self.heartbeat_counter += 1
+            now = self.clock.time_ns()
+            events = msgs.heartbeat_events(now, self.heartbeat_counter)
+            for session in list(self.sessions):
+                if session.heartbeats:
+                    session.send("heartbeats", now, events)
+
+
+async def _serve_forever(port: int) -> None:
+    server = CoinbaseServer()
+    await server.start(port=port)
+    log.info("local Coinbase Advanced Trade server on %s", server.url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(_serve_forever(args.port))
+
+
+if __name__ == "__main__":
+    main()
