@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 import psutil
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
+from api.hub import CLOSED
 from api.metrics import Metrics
-from api.runtime import Runtime
+from api.runtime import MarketError, Runtime
 from api.simulate import SimulateRequest, SimulateResponse, simulate_order
 from config import Config
 from data_ingestion.clock import Clock
@@ -70,6 +72,18 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
              "tick_size": e.instrument.tick_size,
              "step_size": e.instrument.qty(e.instrument.step_units), "state": e.status()}
             for s, e in runtime.engines.items()]}
+
+    @app.post("/markets", status_code=201,
+              summary="Start a market (venue:symbol or a bare USDT-M symbol) while running")
+    async def start_market(request: MarketRequest) -> dict[str, object]:
+        symbol = await _market_call(runtime.start_market, request.market)
+        return {"market": str(MarketId.parse(symbol)), "symbol": symbol,
+                "state": runtime.engines[symbol].status()}
+
+    @app.delete("/markets/{market}", summary="Stop a running market and free what it held")
+    async def stop_market(market: str) -> dict[str, object]:
+        symbol = await _market_call(runtime.stop_market, market)
+        return {"market": str(MarketId.parse(symbol)), "symbol": symbol, "state": "stopped"}
 
     @app.get("/book/{symbol}", summary="The exact book's top levels, best first")
     def book(symbol: str,
@@ -127,6 +141,17 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
     return app
 
 
+class MarketRequest(BaseModel):
+    market: str = Field(description="venue:symbol, or a bare USDT-M symbol", max_length=80)
+
+
+async def _market_call(call: Callable[[str], Awaitable[str]], market: str) -> str:
+    try:
+        return await call(market)
+    except MarketError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
 def market_key(text: str) -> str | None:
     """``binance-usdm:BTCUSDT`` and ``btcusdt`` both name the runtime's ``BTCUSDT``."""
     try:
@@ -166,6 +191,9 @@ async def stream_frames(runtime: Runtime, metrics: Metrics, websocket: WebSocket
                 getter.cancel()
                 break
             message, published_ns = getter.result()
+            if published_ns == CLOSED[1]:
+                await websocket.close(code=1001, reason=f"{symbol} was stopped")
+                break
             await websocket.send_text(message)
             metrics.frame_sent(symbol, published_ns)
     except (WebSocketDisconnect, RuntimeError, OSError):

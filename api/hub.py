@@ -12,6 +12,7 @@ from collections import defaultdict
 
 
 Message = tuple[str, int]  # (encoded JSON, time it was published, ns)
+CLOSED: Message = ("", -1)  # offered to a stopped market's clients: close the socket
 
 
 class ClientSlot:
@@ -44,7 +45,17 @@ class FrameHub:
         return slot
 
     def unsubscribe(self, symbol: str, slot: ClientSlot) -> None:
-        self._clients[symbol].discard(slot)
+        clients = self._clients.get(symbol)
+        if clients is not None:
+            clients.discard(slot)
+            if not clients:
+                del self._clients[symbol]
+
+    def close(self, symbol: str) -> None:
+        """The market stopped: every client of it gets ``CLOSED`` and its counters go."""
+        for slot in self._clients.pop(symbol, ()):
+            slot.offer(CLOSED)
+        self.dropped_frames.pop(symbol, None)
 
     def publish(self, symbol: str, message: str, published_ns: int) -> None:
         item = (message, published_ns)

@@ -1,6 +1,7 @@
 """Everything a running depthlens owns, built from the frozen config and started by the app's
 lifespan: the market-data source, one engine and one rolling state per symbol, the frame clock
-and the fan-out hub.
+and the fan-out hub. Markets can be started and stopped while it runs (``start_market``,
+``stop_market``); a stopped market leaves no task, socket stream, engine or state behind.
 """
 
 from __future__ import annotations
@@ -22,10 +23,21 @@ from data_ingestion.binance.parser import ParseError
 from data_ingestion.binance.rest import BinanceRest, RestError
 from data_ingestion.clock import Clock, SystemClock
 from data_ingestion.engine import SymbolEngine
+from marketdata.markets import DEFAULT_VENUE, MarketId, MarketIdError
+from orderbook.instrument import Instrument
 from state.symbol_state import SymbolState
 
 log = logging.getLogger(__name__)
 STATUS_LOG_EVERY_S = 60  # one INFO line per symbol per minute: state, rate, latency
+MAX_MARKETS = 400  # the whole USDT-M market; a bound, not a promise of capacity
+
+
+class MarketError(Exception):
+    """A market cannot be started or stopped; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Runtime:
@@ -43,6 +55,9 @@ class Runtime:
         self.source: SourceEndpoints | None = None
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
+        self._engine_tasks: dict[str, asyncio.Task[None]] = {}
+        self._rest: BinanceRest | None = None
+        self._markets_lock = asyncio.Lock()  # one start/stop at a time
         self.on_engines_ready: list[Callable[[], None]] = []  # run once engines exist
         self._collapsed: set[str] = set()
         # Encoded snapshot per symbol, valid until the next frame: the history only changes once
@@ -66,6 +81,7 @@ class Runtime:
                                                                    self.served_symbols))
         self.source = source
         rest = BinanceRest(source.rest_url, self.clock)
+        self._rest = rest
         self._stack.push_async_callback(rest.aclose)
         try:
             instruments = await load_instruments(rest, list(source.symbols))
@@ -76,22 +92,104 @@ class Runtime:
         silence = None if config.source == "replay" else config.silence_timeout_s
         self.feed = BinanceFuturesFeed(rest, source.ws_url, instruments, self.clock,
                                        silence, config.snapshot_limit)
-        for symbol, instrument in instruments.items():
-            engine = SymbolEngine(instrument, self.feed.fetch_snapshot, self.clock,
-                                  queue_size=config.engine_queue_size,
-                                  stale_after_s=config.stale_after_s)
-            state = SymbolState.from_config(instrument, engine.book, config)
-            engine.attach_observer(state)
-            self.engines[symbol] = engine
-            self.states[symbol] = state
+        for instrument in instruments.values():
+            self._add_engine(instrument)
         self.feed.attach(self.engines.values())
         for ready in self.on_engines_ready:
             ready()
         self._spawn(self.feed.run(), "feed")
         for engine in self.engines.values():
-            self._spawn(engine.run(), f"engine-{engine.symbol}")
+            self._engine_tasks[engine.symbol] = self._spawn(engine.run(),
+                                                            f"engine-{engine.symbol}")
         self._spawn(self.frame_clock.run(), "frame-clock")
         log.info("depthlens running %s for %s", config.source, ", ".join(self.engines))
+
+    def _add_engine(self, instrument: Instrument) -> SymbolEngine:
+        assert self.feed is not None
+        config = self.config
+        engine = SymbolEngine(instrument, self.feed.fetch_snapshot, self.clock,
+                              queue_size=config.engine_queue_size,
+                              stale_after_s=config.stale_after_s)
+        state = SymbolState.from_config(instrument, engine.book, config)
+        engine.attach_observer(state)
+        self.engines[instrument.symbol] = engine
+        self.states[instrument.symbol] = state
+        return engine
+
+    # ---- markets started and stopped at runtime ----------------------------------------------
+
+    async def start_market(self, text: str) -> str:
+        """Start ``text`` (``venue:symbol`` or a bare USDT-M symbol) and return its key.
+        ``MarketError`` (4xx) when it is malformed, not listed by the venue, already running,
+        or this source cannot serve it."""
+        market = self._parse_market(text)
+        async with self._markets_lock:
+            symbol = market.key
+            if symbol in self.engines:
+                raise MarketError(409, f"{market} is already running")
+            if len(self.engines) >= MAX_MARKETS:
+                raise MarketError(409, f"{MAX_MARKETS} markets are running; stop one first")
+            if self.feed is None or self._rest is None:
+                raise MarketError(503, "not started yet")
+            if self.config.source == "replay":
+                raise MarketError(409, "a replay serves its recording's symbols only")
+            exchange = self.source.exchange if self.source is not None else None
+            if exchange is not None:  # the embedded exchange simulates listed symbols on demand
+                try:
+                    await asyncio.to_thread(exchange.add_symbol, symbol)  # type: ignore[attr-defined]
+                except ValueError as exc:
+                    raise MarketError(404, f"{market}: {exc}") from None
+            try:
+                instrument = (await load_instruments(self._rest, [symbol], attempts=1))[symbol]
+            except ParseError as exc:
+                await self._release_simulation(symbol)
+                raise MarketError(404, f"{market} is not listed by the venue: {exc}") from None
+            except RestError as exc:
+                await self._release_simulation(symbol)
+                raise MarketError(503, f"exchangeInfo failed: {exc}") from None
+            engine = self._add_engine(instrument)
+            self._engine_tasks[symbol] = self._spawn(engine.run(), f"engine-{symbol}")
+            await self.feed.add_symbol(engine)
+            log.info("%s: started at runtime", market)
+            return symbol
+
+    async def stop_market(self, text: str) -> str:
+        """Stop a running market and free what it held; ``MarketError`` 404 if not running."""
+        market = self._parse_market(text)
+        async with self._markets_lock:
+            symbol = market.key
+            if symbol not in self.engines:
+                raise MarketError(404, f"{market} is not running")
+            assert self.feed is not None
+            await self.feed.remove_symbol(symbol)
+            task = self._engine_tasks.pop(symbol, None)
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                self._tasks.remove(task)
+            del self.engines[symbol]
+            del self.states[symbol]
+            self._snapshot_cache.pop(symbol, None)
+            self._collapsed.discard(symbol)
+            self.hub.close(symbol)
+            await self._release_simulation(symbol)
+            log.info("%s: stopped at runtime", market)
+            return symbol
+
+    def _parse_market(self, text: str) -> MarketId:
+        try:
+            market = MarketId.parse(text)
+        except MarketIdError as exc:
+            raise MarketError(422, str(exc)) from None
+        if market.venue != DEFAULT_VENUE:
+            raise MarketError(422, f"{market}: only {DEFAULT_VENUE} markets can be started in "
+                                   f"this build")
+        return market
+
+    async def _release_simulation(self, symbol: str) -> None:
+        exchange = self.source.exchange if self.source is not None else None
+        if exchange is not None and self.config.source == "sim":
+            await asyncio.to_thread(exchange.remove_symbol, symbol)  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -100,10 +198,11 @@ class Runtime:
         self._tasks.clear()
         await self._stack.aclose()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
         task.add_done_callback(self._task_done)
         self._tasks.append(task)
+        return task
 
     @staticmethod
     def _task_done(task: asyncio.Task[None]) -> None:

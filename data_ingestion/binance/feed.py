@@ -140,6 +140,7 @@ class BinanceFuturesFeed:
         if self._tasks is None:
             raise RuntimeError("the feed is not running")
         symbol = engine.symbol
+        self.parser.add_instrument(engine.instrument)
         self.engines[symbol] = engine
         for route, form in (("public", DEPTH_STREAM), ("market", TRADE_STREAM)):
             stream = form.format(symbol.lower())
@@ -160,6 +161,7 @@ class BinanceFuturesFeed:
         """Stop feeding ``symbol``: ``UNSUBSCRIBE`` its streams, close connections left empty.
         Frames already in flight for it are ignored (no engine)."""
         self.engines.pop(symbol, None)
+        self.parser.remove_instrument(symbol)
         for connection in list(self._connections):
             mine = [s for s in connection.streams if _symbol_of(s) == symbol]
             if not mine:

@@ -32,6 +32,14 @@ class FuturesParser:
         self._snapshot = msgspec.json.Decoder(schemas.DepthSnapshot)
         self.ignored = 0
 
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Parse ``instrument``'s messages from now on (a market started at runtime)."""
+        self._instruments[instrument.symbol] = instrument
+
+    def remove_instrument(self, symbol: str) -> None:
+        """Ignore ``symbol``'s messages from now on, like any unconfigured symbol's."""
+        self._instruments.pop(symbol, None)
+
     def parse_stream(self, frame: bytes | str, receive_ts_ns: int) -> MarketEvent | None:
         """Parse one WebSocket text frame, combined (``{"stream", "data"}``) or raw form."""
         try:

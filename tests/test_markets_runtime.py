@@ -1,0 +1,112 @@
+"""Markets started and stopped while the app runs (POST /markets, DELETE /markets/{market}),
+against the embedded exchange over real sockets: a started market goes live with a book equal
+to the exchange's, streams frames, and a stopped one leaves no task, stream, engine or state."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+
+import httpx
+import psutil
+import websockets
+
+from config import Config
+from tests.app_harness import serve_app
+from tests.client_harness import until
+
+
+def _depth_streams(served) -> list[str]:  # type: ignore[no-untyped-def]
+    feed = served.runtime.feed
+    return [s for c in feed._connections for s in c.streams]  # noqa: SLF001 - the test's view
+
+
+async def test_start_a_market_live_equal_to_the_exchange_then_stop_it() -> None:
+    async with serve_app(Config(port=0, symbols=("BTCUSDT",))) as served:
+        await served.all_live()
+        async with httpx.AsyncClient(base_url=served.http, timeout=30) as http:
+            started = await http.post("/markets", json={"market": "binance-usdm:solusdt"})
+            assert started.status_code == 201, started.text
+            assert started.json()["market"] == "binance-usdm:SOLUSDT"
+            rt = served.runtime
+            await until(lambda: rt.engines["SOLUSDT"].status() == "live", 30, "SOLUSDT live")
+            assert "solusdt@depth@100ms" in _depth_streams(served)
+            # Exact: with the exchange's flow paused, the client's book is the published one.
+            served.exchange.pause()
+            try:
+                await until(lambda: rt.engines["SOLUSDT"].book.last_update_id
+                            == served.exchange.published_book("SOLUSDT")[0], 10, "caught up")
+                u, bids, asks = served.exchange.published_book("SOLUSDT")
+                book = rt.engines["SOLUSDT"].book
+                assert book.top_bids(len(bids)) == bids and book.top_asks(len(asks)) == asks
+            finally:
+                served.exchange.resume()
+            health = (await http.get("/health")).json()
+            assert health["symbols"]["SOLUSDT"]["state"] == "live"
+            listed = {m["market"] for m in (await http.get("/symbols")).json()["symbols"]}
+            assert listed == {"binance-usdm:BTCUSDT", "binance-usdm:SOLUSDT"}
+            async with websockets.connect(f"{served.ws}/ws/binance-usdm:SOLUSDT") as ws:
+                snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert snapshot["type"] == "snapshot"
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert frame["symbol"] == "SOLUSDT"
+                stopped = await http.delete("/markets/SOLUSDT")
+                assert stopped.status_code == 200 and stopped.json()["state"] == "stopped"
+                # The viewer is told (close 1001) rather than left waiting for frames.
+                try:
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 10)
+                except websockets.ConnectionClosed as closed:
+                    assert closed.rcvd is not None and closed.rcvd.code == 1001
+            assert "SOLUSDT" not in (await http.get("/health")).json()["symbols"]
+            assert (await http.get("/book/SOLUSDT")).status_code == 404
+            assert not [s for s in _depth_streams(served) if s.startswith("solusdt")]
+            assert (await http.get("/book/BTCUSDT")).json()["status"] == "live"
+
+
+async def test_bad_market_requests_say_why() -> None:
+    async with serve_app(Config(port=0, symbols=("BTCUSDT",))) as served:
+        await served.all_live()
+        async with httpx.AsyncClient(base_url=served.http, timeout=30) as http:
+            cases = [({"market": "BTCUSDT"}, 409, "already running"),
+                     ({"market": "NOPEUSDT"}, 404, "not listed"),
+                     ({"market": "kraken:XBTUSD"}, 422, "unknown venue"),
+                     ({"market": "coinbase:BTC-USD"}, 422, "only binance-usdm")]
+            for body, status, fragment in cases:
+                reply = await http.post("/markets", json=body)
+                assert reply.status_code == status and fragment in reply.json()["detail"], \
+                    (body, reply.status_code, reply.text)
+            assert (await http.post("/markets", json={})).status_code == 422
+            reply = await http.delete("/markets/ETHUSDT")
+            assert reply.status_code == 404 and "not running" in reply.json()["detail"]
+            assert list(served.runtime.engines) == ["BTCUSDT"]
+
+
+async def test_a_hundred_starts_and_stops_leak_nothing() -> None:
+    async with serve_app(Config(port=0, symbols=("BTCUSDT",))) as served:
+        await served.all_live()
+        rt = served.runtime
+        proc = psutil.Process()
+        async with httpx.AsyncClient(base_url=served.http, timeout=30) as http:
+            async def cycle() -> None:
+                assert (await http.post("/markets", json={"market": "XRPUSDT"})).status_code == 201
+                await until(lambda: rt.engines["XRPUSDT"].status() == "live", 30, "XRPUSDT live")
+                assert (await http.delete("/markets/XRPUSDT")).status_code == 200
+
+            for _ in range(5):  # warm-up: caches, first-use allocations
+                await cycle()
+            gc.collect()
+            tasks, sockets = len(asyncio.all_tasks()), len(proc.net_connections())
+            rss = proc.memory_info().rss
+            for _ in range(100):
+                await cycle()
+            gc.collect()
+            await asyncio.sleep(0.5)  # closing sockets finish their handshakes
+            assert len(asyncio.all_tasks()) <= tasks
+            assert len(proc.net_connections()) <= sockets + 2  # keep-alive HTTP sockets
+            assert set(rt.engines) == set(rt.states) == {"BTCUSDT"}
+            assert rt.hub.client_count() == 0 and len(rt._engine_tasks) == 1  # noqa: SLF001
+            assert not [s for s in _depth_streams(served) if s.startswith("xrpusdt")]
+            growth_mb = (proc.memory_info().rss - rss) / 2**20
+            assert growth_mb < 20, growth_mb
