@@ -3,6 +3,8 @@
 Static markup only. The browser script finds elements by id and fills them from the frames it
 receives; the settings it needs (symbols, figure skeletons, zoom choices) travel in the
 ``data-config`` attribute of the root element, so nothing is fetched or computed per request.
+Markets start and stop while the page is open, so the market switcher and the integrity chips
+are empty shells here: ``assets/depthlens_70_markets.js`` fills them from ``GET /symbols``.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ def page_config(symbols: Sequence[str]) -> dict[str, Any]:
         "groups": list(GROUP_CHOICES),
         "surfaceEverySeconds": SURFACE_EVERY_SECONDS,
         "wsPath": "/ws/",
+        "symbolsPath": "/symbols",
+        "marketsPath": "/markets",
         "colorscale": [list(stop) for stop in figures.LIQUIDITY_COLORSCALE],
         "eventStyles": figures.event_styles(),
         "traderFigures": trader_figures.trader_figures(),
@@ -98,14 +102,38 @@ def _segmented(group_id: str, label: str, options: Sequence[tuple[str, str]], ac
     )
 
 
-def _header(symbols: Sequence[str]) -> html.Header:
+def _market_switcher() -> html.Div:
+    """The running markets, grouped by base asset and labelled by venue (filled in the browser)."""
+    return html.Div(
+        [html.Span("Market", className="dl-seg-label"),
+         html.Div(id="dl-market-groups", className="dl-mkt-groups")],
+        id="dl-symbol", className="dl-control dl-markets",
+        title="Switch the market shown in every chart: markets grouped by asset, one button "
+        "per venue.",
+    )
+
+
+def _market_control() -> html.Div:
+    """Start a market by name; the server's answer (or refusal) is written beside it."""
+    return html.Div([
+        html.Label("Market to start", htmlFor="dl-market-input", className="dl-sr-only"),
+        dcc.Input(id="dl-market-input", type="text", className="dl-market-input",
+                  placeholder="SOLUSDT or binance-usdm:SOLUSDT", autoComplete="off",
+                  spellCheck="false", maxLength=80, debounce=True),
+        html.Button("Start", id="dl-market-start", className="dl-market-start", n_clicks=0,
+                    title="Start streaming this market (POST /markets)."),
+        html.Span("", id="dl-market-msg", className="dl-market-msg", role="status",
+                  **data_attrs(data_kind="none", aria_live="polite")),
+    ], id="dl-market-control", className="dl-market-control")
+
+
+def _header() -> html.Header:
     band_options = [(text, "all" if value is None else f"{value:g}") for text, value in BAND_CHOICES]
     group_options = [(f"{g}×", str(g)) for g in GROUP_CHOICES]
     return html.Header([
         html.Div([html.Span(className="dl-logo"), html.Span("depthlens", className="dl-name")],
                  className="dl-brand"),
-        _segmented("dl-symbol", "Symbol", [(s, s) for s in symbols], symbols[0],
-                   "Switch the symbol shown in every chart."),
+        _market_switcher(),
         _segmented("dl-band", "Band", band_options, "all",
                    "Price band around the mid shown in the heatmap, depth curve and surface."),
         _segmented("dl-group", "Group", group_options, "1",
@@ -130,20 +158,13 @@ def _kpis() -> html.Section:
     return html.Section(cards, id="dl-kpis", className="dl-kpis")
 
 
-def _integrity(symbols: Sequence[str]) -> html.Section:
-    chips = [
-        html.Div([
-            html.Span(className="dl-dot"),
-            html.Span(symbol, className="dl-int-symbol"),
-            html.Span("waiting", className="dl-int-status"),
-            html.Span("", className="dl-int-detail"),
-        ], className="dl-int-chip", **data_attrs(data_symbol=symbol, data_state="unknown"),
-            title=f"{symbol}: book sync state, age of the last book event, update-id gaps "
-            "detected and snapshots re-fetched since start.")
-        for symbol in symbols
-    ]
-    return html.Section([html.Span("Integrity", className="dl-int-label"), *chips],
-                        id="dl-integrity", className="dl-integrity")
+def _integrity() -> html.Section:
+    # One chip per running market (with its stop button) is drawn by depthlens_70_markets.js.
+    return html.Section([
+        html.Span("Integrity", className="dl-int-label"),
+        html.Div(id="dl-int-chips", className="dl-int-chips"),
+        _market_control(),
+    ], id="dl-integrity", className="dl-integrity")
 
 
 def _panel(graph_id: str, title: str, hint: str, figure: dict[str, Any],
@@ -163,9 +184,9 @@ def build_layout(symbols: Sequence[str]) -> html.Div:
     if not symbols:
         raise ValueError("the dashboard needs at least one symbol")
     return html.Div([
-        _header(symbols),
+        _header(),
         _kpis(),
-        _integrity(symbols),
+        _integrity(),
         trader_layout.insight_panel(),
         html.Main([
             html.Div("", id="dl-banner", className="dl-banner", **data_attrs(data_state="hidden")),

@@ -18,9 +18,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from local_exchange.faults import (
     INVALID_JSON_FRAME,
@@ -31,8 +32,8 @@ from local_exchange.faults import (
 from local_exchange.injection import Injector
 from local_exchange.injection_replay import ReplayInjection, ReplayVenue
 from local_exchange.injection_venue import SimVenue, Venue
-from local_exchange.instruments import KNOWN_SPECS, SymbolSpec
-from local_exchange.market_model import FlowParams, SimulatedSymbol
+from local_exchange.instruments import KNOWN_SPECS, SPOT_SPECS, SymbolSpec
+from local_exchange.market_model import SPOT_FLOW, FlowParams, SimulatedSymbol
 from local_exchange.matching import Level, Side
 from local_exchange.publisher import DepthMerger, Payload
 from local_exchange.recording import RecordedMessage
@@ -41,6 +42,7 @@ from local_exchange.rest import RestApi
 from local_exchange.scenarios import Scenario, parse_scenario
 from local_exchange.server import ServerSettings, StreamServer
 from local_exchange.snapshot import Snapshot
+from local_exchange.spot_dialect import SpotRestApi, spot_agg_trade, spot_book_ticker, spot_depth
 from local_exchange.streams import DEPTH_SPEEDS
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ PublishedBook = tuple[int, list[Level], list[Level]]
 # Any depth stream name a client may use receives the recorded diffs in replay.
 _REPLAY_DEPTH_NAMES = ("depth", "depth@100ms", "depth@250ms", "depth@500ms", "depth@0ms")
 _REPLAY_KIND = "recorded"
+Dialect = Literal["binance-usdm", "binance-spot"]
 
 
 class SimulatedMarket:
@@ -91,6 +94,9 @@ class LocalExchange:
         scenarios: liquidity events to inject (``local_exchange.scenarios``); more can be
             added with ``inject()`` or ``GET /control/inject``; truth via ``truth()`` or
             ``GET /control/truth``.
+        dialect: ``"binance-usdm"`` (default) or ``"binance-spot"``: the same engine and flow
+            spoken as Binance Spot (``spot_dialect``), with Spot's listed symbols and steps
+            (``SPOT_SPECS``). Simulated only.
     """
 
     def __init__(self, symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), *, seed: int = 1,
@@ -99,7 +105,11 @@ class LocalExchange:
                  flow: Mapping[str, FlowParams] | None = None,
                  specs: Mapping[str, SymbolSpec] | None = None,
                  host: str = "127.0.0.1", port: int = 0, publish_interval_ms: int = 100,
-                 scenarios: Iterable[Scenario] = ()) -> None:
+                 scenarios: Iterable[Scenario] = (), dialect: Dialect = "binance-usdm") -> None:
+        spot = dialect == "binance-spot"
+        if spot and list(replay_files):
+            raise ValueError("the binance-spot dialect is simulated only")
+        self.dialect = dialect
         self.clock = clock
         self.host, self._requested_port = host, port
         self.publish_interval_ms = publish_interval_ms
@@ -114,19 +124,22 @@ class LocalExchange:
             source: SimulatedMarket | ReplayMarket = self._replay
             kinds: tuple[str, ...] = (_REPLAY_KIND,)
         else:
-            known = {**KNOWN_SPECS, **(specs or {})}
+            known = {**(SPOT_SPECS if spot else KNOWN_SPECS), **(specs or {})}
+            flow = {**(SPOT_FLOW if spot else {}), **(flow or {})}
             now = clock()
-            self._sims = {s: SimulatedSymbol(known[s], seed, (flow or {}).get(s), now)
+            self._sims = {s: SimulatedSymbol(known[s], seed, flow.get(s), now)
                           for s in (sym.upper() for sym in symbols)}
             source = SimulatedMarket(self._sims)
             kinds = tuple(DEPTH_SPEEDS)
         # What add_symbol may start later: every listed spec, with this seed and flow.
-        self._known = {**KNOWN_SPECS, **(specs or {})}
+        self._known = {**(SPOT_SPECS if spot else KNOWN_SPECS), **(specs or {})}
         self._seed, self._flow = seed, dict(flow or {})
         self.symbols = tuple(source.listed())
         self.injector = self._make_injector(seed, scenarios)
-        self.rest = RestApi(source, clock, self.injector.control)
-        self.server = StreamServer(self.rest, settings)
+        self.rest = (SpotRestApi if spot else RestApi)(source, clock, self.injector.control)
+        settings = settings or ServerSettings()
+        self.server = StreamServer(self.rest, replace(settings, routed=not spot))
+        self._spot = spot
         self._faults = {s: DepthFaults(kinds) for s in self.symbols}
         self._mergers = {s: {kind: DepthMerger(ms, sim.publisher.last_u)
                              for kind, ms in DEPTH_SPEEDS.items() if ms != 100}
@@ -377,14 +390,17 @@ class LocalExchange:
                 if merged is not None:
                     self._send_depth(symbol, kind, merged)
             for trade in out.agg_trades:
-                self.server.publish((f"{lower}@aggtrade",), trade)
+                self.server.publish((f"{lower}@aggtrade",),
+                                    spot_agg_trade(trade) if self._spot else trade)
             if out.book_ticker is not None:
-                self.server.publish((f"{lower}@bookticker",), out.book_ticker)
+                ticker = out.book_ticker
+                self.server.publish((f"{lower}@bookticker",),
+                                    spot_book_ticker(ticker) if self._spot else ticker)
 
     def _send_depth(self, symbol: str, kind: str, event: Payload) -> None:
         names = (f"{symbol.lower()}@{kind}",)
         for payload in self._faults[symbol].apply(kind, event):
-            self.server.publish(names, payload)
+            self.server.publish(names, spot_depth(payload) if self._spot else payload)
 
     def _emit_recorded(self, msg: RecordedMessage) -> None:
         lower, event = msg.symbol.lower(), msg.data.get("e")

@@ -49,6 +49,16 @@ KNOWN_SPECS: dict[str, SymbolSpec] = {
 }
 
 
+# Binance Spot lists the same pairs with its own steps (exchangeInfo, 2024); quantities are
+# printed with baseAssetPrecision (8) decimals, as Spot does.
+SPOT_SPECS: dict[str, SymbolSpec] = {
+    "BTCUSDT": SymbolSpec.make("BTCUSDT", "0.01", "0.00001", 2, 8, "61790.00"),
+    "ETHUSDT": SymbolSpec.make("ETHUSDT", "0.01", "0.0001", 2, 8, "2678.00"),
+    "BNBUSDT": SymbolSpec.make("BNBUSDT", "0.01", "0.001", 2, 8, "519.80"),
+    "SOLUSDT": SymbolSpec.make("SOLUSDT", "0.01", "0.001", 2, 8, "154.90"),
+}
+
+
 def _decimals(text: str) -> int:
     _, _, frac = text.partition(".")
     return len(frac)

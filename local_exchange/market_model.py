@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from local_exchange.instruments import SymbolSpec
 from local_exchange.matching import MatchingEngine, Side
@@ -106,6 +106,18 @@ DEFAULT_FLOW: dict[str, FlowParams] = {
                            far_median_ticks=80.0, max_distance_ticks=800,
                            market_notional_min=100.0, near_notional_median=400.0,
                            limit_notional_median=400.0, maker_qty_median=1_500.0),
+}
+
+
+# Binance Spot's BTCUSDT tick is a tenth of the perpetual's (0.01 vs 0.10): the same price
+# volatility and book spread take ten times as many ticks. ETH, BNB and SOL have the same tick on
+# both. Spot trades less than the perpetual (about a third of the volume on these days).
+SPOT_FLOW: dict[str, FlowParams] = {
+    "BTCUSDT": replace(DEFAULT_FLOW["BTCUSDT"], fair_vol_ticks=150.0, far_median_ticks=2500.0,
+                       max_distance_ticks=25_000, maker_pull_ticks=15.0, market_rate=10.0),
+    "ETHUSDT": replace(DEFAULT_FLOW["ETHUSDT"], market_rate=8.0),
+    "BNBUSDT": replace(DEFAULT_FLOW["BNBUSDT"], market_rate=5.0),
+    "SOLUSDT": replace(DEFAULT_FLOW["SOLUSDT"], market_rate=6.0),
 }
 
 

@@ -54,7 +54,10 @@ class RestFaults:
 
 
 class RestApi:
-    """Callable ``path -> RestResponse`` for ``StreamServer``."""
+    """Callable ``path -> RestResponse`` for ``StreamServer``; a dialect (``spot_dialect``)
+    overrides ``route`` and ``weight_limit``."""
+
+    weight_limit = WEIGHT_LIMIT_PER_MINUTE
 
     def __init__(self, source: BookSource, clock: Callable[[], int],
                  control: ControlHandler | None = None) -> None:
@@ -72,6 +75,13 @@ class RestApi:
         if route.startswith("/control/") and self.control is not None:
             status, body = self.control(route, query)
             return RestResponse(status, orjson.dumps(body))
+        response = self.route(route, query)
+        if response is not None:
+            return response
+        return RestResponse(404, orjson.dumps({"code": -1, "msg": f"Not found: {parts.path}"}))
+
+    def route(self, route: str, query: dict[str, str]) -> RestResponse | None:
+        """The venue's paths; None when the path is not one of them."""
         if route == "/fapi/v1/depth":
             return self._depth(query)
         if route == "/fapi/v1/exchangeInfo":
@@ -80,7 +90,7 @@ class RestApi:
             return self._charge(1) or self._ok({})
         if route == "/fapi/v1/time":
             return self._charge(1) or self._ok({"serverTime": self._now_ms()})
-        return RestResponse(404, orjson.dumps({"code": -1, "msg": f"Not found: {parts.path}"}))
+        return None
 
     # ------------------------------------------------------------------ depth
     def _depth(self, query: dict[str, str]) -> RestResponse:
@@ -96,17 +106,9 @@ class RestApi:
         if limit not in DEPTH_WEIGHTS:
             return self._error(400, -1130, "Data sent for parameter 'limit' is not valid.",
                                weight=1)
-        limited = self._charge(DEPTH_WEIGHTS[limit])
-        if limited:
-            return limited
-        if self.faults.rate_limited > 0:
-            self.faults.rate_limited -= 1
-            return self._too_many(self.faults.retry_after_s)
-        if self.faults.server_errors > 0:
-            self.faults.server_errors -= 1
-            return self._error(self.faults.server_error_status, -1001,
-                               "Internal error; unable to process your request. Please try "
-                               "again.", weight=0)
+        blocked = self._charge(DEPTH_WEIGHTS[limit]) or self._pending_fault()
+        if blocked:
+            return blocked
         if symbol not in self.source.listed():
             return self._error(400, -1121, "Invalid symbol.", weight=0)
         snap = self.source.snapshot(symbol, limit, self.faults.take_stale(symbol))
@@ -140,6 +142,18 @@ class RestApi:
         }
 
     # --------------------------------------------------------------- plumbing
+    def _pending_fault(self) -> RestResponse | None:
+        """A queued fault (rate limit, server error) for this depth request, if any."""
+        if self.faults.rate_limited > 0:
+            self.faults.rate_limited -= 1
+            return self._too_many(self.faults.retry_after_s)
+        if self.faults.server_errors > 0:
+            self.faults.server_errors -= 1
+            return self._error(self.faults.server_error_status, -1001,
+                               "Internal error; unable to process your request. Please try "
+                               "again.", weight=0)
+        return None
+
     def _now_ms(self) -> int:
         return self.clock() // 1_000_000
 
@@ -149,14 +163,14 @@ class RestApi:
         window = now_ms // 60_000
         if window != self._window:
             self._window, self.used_weight = window, 0
-        if self.used_weight + weight > WEIGHT_LIMIT_PER_MINUTE:
+        if self.used_weight + weight > self.weight_limit:
             return self._too_many(max(1, 60 - (now_ms % 60_000) // 1000))
         self.used_weight += weight
         return None
 
     def _too_many(self, retry_after_s: int) -> RestResponse:
         body = {"code": -1003, "msg": f"Too many requests; current limit of IP(127.0.0.1) "
-                f"request weight per minute is {WEIGHT_LIMIT_PER_MINUTE}. Please use WebSocket "
+                f"request weight per minute is {self.weight_limit}. Please use WebSocket "
                 "Streams for live updates to avoid polling the API."}
         return RestResponse(429, orjson.dumps(body), {**self._weight_header(),
                                                       "Retry-After": str(retry_after_s)})

@@ -44,6 +44,9 @@ class ServerSettings:
     pong_timeout_s: float | None = 600.0
     max_lifetime_s: float = 24 * 3600.0
     send_queue_size: int = 2048
+    # USDT-M routes book data under /public and trades under /market; Spot has no routes: any
+    # connection carries any stream.
+    routed: bool = True
 
 
 class Subscriber:
@@ -226,7 +229,7 @@ class StreamServer:
         for name in names:
             key = canonical(name)
             sub.streams[key] = name
-            if route_of(key) == sub.route:
+            if not self.settings.routed or route_of(key) == sub.route:
                 self._index.setdefault(key, set()).add(sub)
 
     def _forget(self, sub: Subscriber) -> None:

@@ -5,6 +5,9 @@
  * newest, so a page that falls behind skips to the latest state instead of queueing. The socket
  * reconnects by itself with capped exponential backoff and jitter, and the page says so.
  *
+ * The markets a page may show change while it is open (depthlens_70_markets.js keeps the list
+ * and calls `depthlens.setMarkets`); when the viewed one goes away the page moves to the first.
+ *
  * Test and benchmark hooks live on `window.depthlens` (counters, perf samples, current state).
  */
 (function () {
@@ -26,7 +29,7 @@
   });
 
   const S = {
-    cfg: null, ws: null, gen: 0, attempt: 0, retryAt: 0, retryTimer: null, closeReason: "",
+    cfg: null, markets: [], ws: null, gen: 0, attempt: 0, retryAt: 0, retryTimer: null, closeReason: "",
     meta: null, step: null, ring: null, latest: null, lastMsgAt: 0, lastFrameAt: 0,
     integrity: {}, integrityAt: 0, dirty: { heatmap: true, depth: true, surface: true, kpi: true },
     rafPending: false, lastSurfaceAt: -Infinity, surfaceVisible: true,
@@ -72,7 +75,7 @@
       pub.messagesReceived++;
       let msg;
       try { msg = JSON.parse(ev.data); } catch (err) { console.warn("depthlens: unreadable message", String(ev.data).slice(0, 200)); return; }
-      if (!msg || (msg.symbol && msg.symbol.toUpperCase() !== pub.symbol)) return;
+      if (!msg || (msg.symbol && msg.symbol.toUpperCase() !== pub.symbol.toUpperCase())) return;
       if (msg.type === "snapshot") onSnapshot(msg);
       else if (msg.type === "frame") onFrame(msg);
     };
@@ -80,7 +83,11 @@
       if (gen !== S.gen) return;
       S.ws = null;
       if (ev.code === 1008) S.closeReason = ev.reason || "rejected by the server";
+      // 1001: the market was stopped (or the server is going down). Reconnect as usual, and let
+      // the market list check whether it still exists; if not, the page moves to another one.
+      if (ev.code === 1001) S.closeReason = ev.reason || "going away";
       scheduleReconnect();
+      if (ev.code === 1001 || ev.code === 1008) emit("closed", { symbol: pub.symbol, code: ev.code, reason: ev.reason });
     };
   }
 
@@ -368,15 +375,29 @@
     });
   }
 
-  function setSymbol(sym) {
-    sym = String(sym).toUpperCase();
-    if (S.cfg.symbols.indexOf(sym) < 0 || sym === pub.symbol) return;
+  /** The running market named ``name`` (case-insensitive: keys may be "venue:SYMBOL"), or null. */
+  function marketKey(name) {
+    const wanted = String(name).toUpperCase();
+    return S.markets.find((k) => k.toUpperCase() === wanted) || null;
+  }
+
+  function setSymbol(name) {
+    const sym = marketKey(name);
+    if (sym === null || sym === pub.symbol) return;
     dropSocket();
     pub.symbol = sym;
     activate("dl-symbol", sym);
     S.attempt = 0;
     resetModel();
     connect();
+    tick();
+  }
+
+  /** The running markets changed: switch to the first if the one shown is no longer running. */
+  function setMarkets(keys) {
+    S.markets = keys.map(String);
+    if (S.markets.length && !marketKey(pub.symbol)) setSymbol(S.markets[0]);
+    activate("dl-symbol", pub.symbol);
     tick();
   }
 
@@ -395,6 +416,7 @@
   function onClick(ev) {
     const btn = ev.target.closest(".dl-seg-btn");
     const chip = ev.target.closest(".dl-int-chip");
+    if (ev.target.closest(".dl-mkt-stop")) return; // stopping is depthlens_70_markets.js's job
     if (btn) {
       const group = btn.closest(".dl-control");
       const value = btn.getAttribute("data-value");
@@ -410,8 +432,9 @@
     const root = $("dl-root");
     if (!root || !window.Plotly || !window.depthlensGrid || !window.depthlensCharts) { setTimeout(start, 50); return; }
     S.cfg = JSON.parse(root.getAttribute("data-config"));
+    S.markets = S.cfg.symbols.slice();
     pub.symbol = S.cfg.symbols[0];
-    pub.setSymbol = setSymbol; pub.setBand = setBand; pub.setGroup = setGroup;
+    pub.setSymbol = setSymbol; pub.setMarkets = setMarkets; pub.markets = () => S.markets.slice(); pub.setBand = setBand; pub.setGroup = setGroup;
     pub.redraw = () => markDirty(true);
     pub.historyColumns = () => (S.ring ? S.ring.size() : 0);
     document.addEventListener("click", onClick);

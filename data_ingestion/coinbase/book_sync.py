@@ -74,6 +74,9 @@ class CoinbaseBookSync:
                 self.stats.gaps += 1
                 log.warning("coinbase: sequence gap: %d after %d (%s); rebuilding %s", seq, last,
                             frame.channel, ", ".join(self.books))
+                self._lose_all()
+                for product in self.books:
+                    self._rebuild(product)
         self.last_sequence = seq
         self.stats.frames += 1
         for event in frame.events:

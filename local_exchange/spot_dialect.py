@@ -1,0 +1,114 @@
+"""Binance Spot's dialect of the local exchange: the same order-level engine and flow, spoken as
+Spot speaks (../shared/docs/exchange-protocols.md section 2).
+
+What differs from USDT-M, and only that, is translated here:
+
+* ``depthUpdate`` has no ``pu`` and no ``T``; its ``U`` is the previous event's ``u + 1`` (the
+  update ids are contiguous across events, which is what Spot's sync rule checks). A dropped
+  diff therefore shows as ``U`` > last ``u + 1``, as it would on Spot;
+* ``aggTrade`` carries ``M`` (always true on Spot); ``bookTicker`` has no ``e``/``E``/``T``;
+* REST lives under ``/api/v3``: ``depth`` (limit up to 5000, weights 5/25/50/250, no ``E``/``T``
+  in the body), ``exchangeInfo`` (Spot's shape: ``baseAssetPrecision``, no contract fields),
+  ``ping``, ``time``; a 6000-per-minute weight budget;
+* no routed paths: every stream is served on ``/stream?streams=`` and ``/ws/...``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from local_exchange.instruments import SymbolSpec
+from local_exchange.rest import RestApi
+from local_exchange.server import RestResponse
+
+Payload = dict[str, Any]
+
+SPOT_WEIGHT_LIMIT_PER_MINUTE = 6000
+SPOT_MAX_DEPTH_LIMIT = 5000
+SPOT_DEFAULT_DEPTH_LIMIT = 100
+BASE_ASSET_PRECISION = 8  # BTC, ETH, BNB, SOL on Spot
+
+
+def spot_depth_weight(limit: int) -> int:
+    """Spot's depth weight by limit (section 2.8)."""
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+def spot_depth(event: Payload) -> Payload:
+    """A USDT-M ``depthUpdate`` as Spot would send it."""
+    return {"e": "depthUpdate", "E": event["E"], "s": event["s"], "U": event["pu"] + 1,
+            "u": event["u"], "b": event["b"], "a": event["a"]}
+
+
+def spot_agg_trade(event: Payload) -> Payload:
+    return {**event, "M": True}
+
+
+def spot_book_ticker(event: Payload) -> Payload:
+    return {key: event[key] for key in ("u", "s", "b", "B", "a", "A")}
+
+
+class SpotRestApi(RestApi):
+    """``/api/v3`` REST over the same book source, limits and faults as ``RestApi``."""
+
+    weight_limit = SPOT_WEIGHT_LIMIT_PER_MINUTE
+
+    def route(self, route: str, query: dict[str, str]) -> RestResponse | None:
+        if route == "/api/v3/depth":
+            return self._spot_depth(query)
+        if route == "/api/v3/exchangeInfo":
+            return self._charge(20) or self._ok(self._spot_exchange_info())
+        if route == "/api/v3/ping":
+            return self._charge(1) or self._ok({})
+        if route == "/api/v3/time":
+            return self._charge(1) or self._ok({"serverTime": self._now_ms()})
+        return None
+
+    def _spot_depth(self, query: dict[str, str]) -> RestResponse:
+        symbol = query.get("symbol", "")
+        limit_text = query.get("limit", str(SPOT_DEFAULT_DEPTH_LIMIT))
+        if not symbol:
+            return self._error(400, -1102, "Mandatory parameter 'symbol' was not sent, was "
+                               "empty/null, or malformed.", weight=1)
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= SPOT_MAX_DEPTH_LIMIT:
+            return self._error(400, -1100, "Illegal characters found in parameter 'limit'; "
+                               "legal range is '1' to '5000'.", weight=1)
+        limit = int(limit_text)
+        blocked = self._charge(spot_depth_weight(limit)) or self._pending_fault()
+        if blocked:
+            return blocked
+        if symbol not in self.source.listed():
+            return self._error(400, -1121, "Invalid symbol.", weight=0)
+        snap = self.source.snapshot(symbol, limit, self.faults.take_stale(symbol))
+        if snap is None:
+            return self._error(503, -1001, "Internal error; unable to process your request. "
+                               "Please try again.", weight=0)
+        spec = self.source.listed()[symbol]
+        fmt_p, fmt_q = spec.instrument.prices.format, spec.instrument.quantities.format
+        return self._ok({"lastUpdateId": snap.last_update_id,
+                         "bids": [[fmt_p(p), fmt_q(q)] for p, q in snap.bids],
+                         "asks": [[fmt_p(p), fmt_q(q)] for p, q in snap.asks]})
+
+    def _spot_exchange_info(self) -> dict[str, Any]:
+        return {
+            "timezone": "UTC", "serverTime": self._now_ms(),
+            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
+                            "intervalNum": 1, "limit": SPOT_WEIGHT_LIMIT_PER_MINUTE}],
+            "exchangeFilters": [],
+            "symbols": [_spot_symbol_info(spec) for spec in self.source.listed().values()],
+        }
+
+
+def _spot_symbol_info(spec: SymbolSpec) -> dict[str, Any]:
+    base = spec.symbol.removesuffix("USDT")
+    return {
+        "symbol": spec.symbol, "status": "TRADING", "baseAsset": base,
+        "baseAssetPrecision": BASE_ASSET_PRECISION, "quoteAsset": "USDT", "quotePrecision": 8,
+        "quoteAssetPrecision": 8, "orderTypes": ["LIMIT", "MARKET"],
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": spec.tick_size, "maxPrice": "1000000.00",
+             "tickSize": spec.tick_size},
+            {"filterType": "LOT_SIZE", "minQty": spec.step_size, "maxQty": "9000.00000000",
+             "stepSize": spec.step_size},
+        ],
+    }
