@@ -17,7 +17,7 @@ from typing import Literal, NoReturn
 from features.liquidity.params import DetectorParams, ParamsError, load_params
 from insights import PROFILES, Profile, RuleBook, RulesError, default_rules, load_rules
 from local_exchange.scenarios import Scenario, ScenarioError, load_scenarios
-from marketdata.markets import DEFAULT_VENUE, MarketId, MarketIdError
+from marketdata.markets import WIRED_VENUES, MarketId, MarketIdError
 
 Source = Literal["sim", "binance", "replay"]
 SOURCES: tuple[Source, ...] = ("sim", "binance", "replay")
@@ -36,6 +36,8 @@ class Config:
     port: int = 8000
     binance_rest_url: str = "https://fapi.binance.com"
     binance_ws_url: str = "wss://fstream.binance.com"
+    binance_spot_rest_url: str = "https://api.binance.com"
+    binance_spot_ws_url: str = "wss://stream.binance.com:9443"
     replay_files: tuple[Path, ...] = ()
     speed: float = 1.0
     log_level: str = "INFO"
@@ -76,9 +78,10 @@ def _symbols(text: str) -> tuple[str, ...]:
             market = MarketId.parse(part)
         except MarketIdError as exc:
             raise ConfigError(str(exc)) from None
-        if market.venue != DEFAULT_VENUE:
-            raise ConfigError(f"{market}: only {DEFAULT_VENUE} markets can be started in this "
-                              f"build ({market.venue} feeds are not wired into the app yet)")
+        if market.venue not in WIRED_VENUES:
+            raise ConfigError(f"{market}: {market.venue} markets cannot be started in this "
+                              f"build (its feed is not wired into the app yet); venues: "
+                              f"{', '.join(WIRED_VENUES)}")
         markets.append(market)
     names = tuple(m.key for m in markets)
     if len(set(names)) != len(names):
@@ -159,6 +162,9 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
     "binance-rest-url": (_url(("http", "https")), "Binance USDT-M REST base URL"),
     "binance-ws-url": (_url(("ws", "wss")), "Binance USDT-M WebSocket base URL "
                        "(depth under /public, aggTrade under /market)"),
+    "binance-spot-rest-url": (_url(("http", "https")), "Binance Spot REST base URL"),
+    "binance-spot-ws-url": (_url(("ws", "wss")), "Binance Spot WebSocket base URL "
+                            "(combined streams at /stream)"),
     "speed": (_positive_float, "replay speed, times real time"),
     "log-level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "top-n": (_int_between(1, 1000), "levels per side used by the features"),

@@ -68,7 +68,8 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
     @app.get("/symbols", summary="Configured symbols with their tick and step sizes")
     def list_symbols() -> dict[str, object]:
         return {"symbols": [
-            {"symbol": s, "market": str(MarketId.parse(s)), "venue": MarketId.parse(s).venue,
+            {"key": s, "symbol": e.symbol, "market": str(MarketId.parse(s)),
+             "venue": MarketId.parse(s).venue,
              "tick_size": e.instrument.tick_size,
              "step_size": e.instrument.qty(e.instrument.step_units), "state": e.status()}
             for s, e in runtime.engines.items()]}

@@ -16,14 +16,23 @@ import orjson
 
 from api.frame_clock import FrameClock
 from api.hub import FrameHub
-from api.sources import SourceEndpoints, check_source, open_source
+from api.sources import (
+    SourceEndpoints,
+    VenueEndpoints,
+    check_source,
+    markets_by_venue,
+    open_source,
+)
 from config import Config
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
 from data_ingestion.binance.parser import ParseError
 from data_ingestion.binance.rest import BinanceRest, RestError
+from data_ingestion.binance_spot.feed import BinanceSpotFeed, spot_engine
+from data_ingestion.binance_spot.feed import load_instruments as load_spot_instruments
+from data_ingestion.binance_spot.rest import BinanceSpotRest
 from data_ingestion.clock import Clock, SystemClock
 from data_ingestion.engine import SymbolEngine
-from marketdata.markets import DEFAULT_VENUE, MarketId, MarketIdError
+from marketdata.markets import BINANCE_SPOT, DEFAULT_VENUE, MarketId, MarketIdError
 from orderbook.instrument import Instrument
 from state.symbol_state import SymbolState
 
@@ -50,7 +59,9 @@ class Runtime:
         self.hub = FrameHub(config.client_queue_size)
         self.engines: dict[str, SymbolEngine] = {}
         self.states: dict[str, SymbolState] = {}
-        self.feed: BinanceFuturesFeed | None = None
+        self.feed: BinanceFuturesFeed | None = None  # USDT-M's (markets start at runtime there)
+        self.feeds: dict[str, BinanceFuturesFeed | BinanceSpotFeed] = {}
+        self._venue_of: dict[str, str] = {}  # market key -> venue
         self.frame_clock = FrameClock(self.clock, self._on_tick)
         self.source: SourceEndpoints | None = None
         self._stack = AsyncExitStack()
@@ -80,40 +91,62 @@ class Runtime:
         source = await self._stack.enter_async_context(open_source(config, self.clock,
                                                                    self.served_symbols))
         self.source = source
-        rest = BinanceRest(source.rest_url, self.clock)
-        self._rest = rest
-        self._stack.push_async_callback(rest.aclose)
-        try:
-            instruments = await load_instruments(rest, list(source.symbols))
-        except (RestError, ParseError) as exc:
-            log.error("cannot start: exchangeInfo from %s failed: %s", source.rest_url, exc)
-            raise
-        # Replays may end and go quiet; never tear sockets down for that.
-        silence = None if config.source == "replay" else config.silence_timeout_s
-        self.feed = BinanceFuturesFeed(rest, source.ws_url, instruments, self.clock,
-                                       silence, config.snapshot_limit)
-        for instrument in instruments.values():
-            self._add_engine(instrument)
-        self.feed.attach(self.engines.values())
+        grouped = markets_by_venue(source.symbols)
+        for venue, endpoints in source.venues.items():
+            await self._start_venue(venue, endpoints, grouped.get(venue, []))
         for ready in self.on_engines_ready:
             ready()
-        self._spawn(self.feed.run(), "feed")
-        for engine in self.engines.values():
-            self._engine_tasks[engine.symbol] = self._spawn(engine.run(),
-                                                            f"engine-{engine.symbol}")
+        for venue, feed in self.feeds.items():
+            self._spawn(feed.run(), f"feed-{venue}")
+        for key, engine in self.engines.items():
+            self._engine_tasks[key] = self._spawn(engine.run(), f"engine-{key}")
         self._spawn(self.frame_clock.run(), "frame-clock")
         log.info("depthlens running %s for %s", config.source, ", ".join(self.engines))
 
-    def _add_engine(self, instrument: Instrument) -> SymbolEngine:
-        assert self.feed is not None
+    async def _start_venue(self, venue: str, endpoints: VenueEndpoints,
+                           symbols: list[str]) -> None:
+        """One venue's REST client, instruments, feed and engines (not yet running)."""
         config = self.config
-        engine = SymbolEngine(instrument, self.feed.fetch_snapshot, self.clock,
-                              queue_size=config.engine_queue_size,
-                              stale_after_s=config.stale_after_s)
+        # Replays may end and go quiet; never tear sockets down for that.
+        silence = None if config.source == "replay" else config.silence_timeout_s
+        feed: BinanceFuturesFeed | BinanceSpotFeed
+        try:
+            if venue == BINANCE_SPOT:
+                spot_rest = BinanceSpotRest(self.clock, endpoints.rest_url)
+                self._stack.push_async_callback(spot_rest.aclose)
+                instruments = await load_spot_instruments(spot_rest, symbols)
+                feed = BinanceSpotFeed(spot_rest, instruments, self.clock,
+                                       ws_url=endpoints.ws_url, silence_timeout_s=silence)
+            else:
+                rest = BinanceRest(endpoints.rest_url, self.clock)
+                self._rest = rest
+                self._stack.push_async_callback(rest.aclose)
+                instruments = await load_instruments(rest, symbols) if symbols else {}
+                feed = BinanceFuturesFeed(rest, endpoints.ws_url, instruments, self.clock,
+                                          silence, config.snapshot_limit)
+                self.feed = feed
+        except (RestError, ParseError) as exc:
+            log.error("cannot start: %s exchangeInfo from %s failed: %s", venue,
+                      endpoints.rest_url, exc)
+            raise
+        self.feeds[venue] = feed
+        engines = [self._add_engine(venue, instrument) for instrument in instruments.values()]
+        feed.attach(engines)
+
+    def _add_engine(self, venue: str, instrument: Instrument) -> SymbolEngine:
+        config = self.config
+        feed = self.feeds[venue]
+        options = {"queue_size": config.engine_queue_size,
+                   "stale_after_s": config.stale_after_s}
+        make = spot_engine if venue == BINANCE_SPOT else SymbolEngine
+        engine = make(instrument, feed.fetch_snapshot, self.clock, **options)
+        key = MarketId(venue, instrument.symbol).key
         state = SymbolState.from_config(instrument, engine.book, config)
+        state.market = key
         engine.attach_observer(state)
-        self.engines[instrument.symbol] = engine
-        self.states[instrument.symbol] = state
+        self.engines[key] = engine
+        self.states[key] = state
+        self._venue_of[key] = venue
         return engine
 
     # ---- markets started and stopped at runtime ----------------------------------------------
@@ -147,7 +180,7 @@ class Runtime:
             except RestError as exc:
                 await self._release_simulation(symbol)
                 raise MarketError(503, f"exchangeInfo failed: {exc}") from None
-            engine = self._add_engine(instrument)
+            engine = self._add_engine(DEFAULT_VENUE, instrument)
             self._engine_tasks[symbol] = self._spawn(engine.run(), f"engine-{symbol}")
             await self.feed.add_symbol(engine)
             log.info("%s: started at runtime", market)
@@ -169,6 +202,7 @@ class Runtime:
                 self._tasks.remove(task)
             del self.engines[symbol]
             del self.states[symbol]
+            del self._venue_of[symbol]
             self._snapshot_cache.pop(symbol, None)
             self._collapsed.discard(symbol)
             self.hub.close(symbol)
@@ -217,7 +251,8 @@ class Runtime:
     def symbol_health(self, symbol: str) -> dict[str, object]:
         engine = self.engines[symbol]
         age = engine.last_event_age_s()
-        sock = self.feed.depth_socket(symbol) if self.feed is not None else None
+        feed = self.feeds.get(self._venue_of.get(symbol, DEFAULT_VENUE))
+        sock = feed.depth_socket(engine.symbol) if feed is not None else None
         return {
             "state": engine.status(),
             "last_update_id": engine.sync.last_applied_u,

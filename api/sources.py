@@ -7,37 +7,72 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from config import Config, ConfigError
 from data_ingestion.clock import Clock
+from marketdata.markets import BINANCE_SPOT, BINANCE_USDM, MarketId
+
+
+@dataclass(frozen=True)
+class VenueEndpoints:
+    """Where one venue's markets come from."""
+
+    rest_url: str
+    ws_url: str
+    exchange: object | None = None  # the embedded exchange's ExchangeThread for this venue
 
 
 @dataclass(frozen=True)
 class SourceEndpoints:
-    rest_url: str
-    ws_url: str
-    symbols: tuple[str, ...]
-    exchange: object | None = None  # the local exchange's ExchangeThread, when embedded
+    symbols: tuple[str, ...]  # market keys (bare symbols for USDT-M, venue:symbol otherwise)
+    venues: dict[str, VenueEndpoints]
+
+    # USDT-M's, for the code and tests that only know that venue.
+    @property
+    def rest_url(self) -> str:
+        return self.venues[BINANCE_USDM].rest_url
+
+    @property
+    def ws_url(self) -> str:
+        return self.venues[BINANCE_USDM].ws_url
+
+    @property
+    def exchange(self) -> object | None:
+        usdm = self.venues.get(BINANCE_USDM)
+        return usdm.exchange if usdm is not None else None
+
+
+def markets_by_venue(keys: tuple[str, ...]) -> dict[str, list[str]]:
+    """Venue -> its venue symbols, in the order given."""
+    grouped: dict[str, list[str]] = {}
+    for key in keys:
+        market = MarketId.parse(key)
+        grouped.setdefault(market.venue, []).append(market.symbol)
+    return grouped
 
 
 def check_source(config: Config) -> tuple[str, ...]:
-    """The symbols this source will serve; ConfigError when the source cannot serve them.
+    """The markets this source will serve; ConfigError when the source cannot serve them.
 
     Cheap and synchronous, so ``main.py`` can report a bad combination as a one-line error
     before anything starts.
     """
+    grouped = markets_by_venue(config.symbols)
     if config.source == "binance":
         return config.symbols
     if config.source == "sim":
-        from local_exchange.instruments import KNOWN_SPECS
+        from local_exchange.instruments import KNOWN_SPECS, SPOT_SPECS
 
-        unknown = [s for s in config.symbols if s not in KNOWN_SPECS]
-        if unknown:
-            raise ConfigError(f"--symbols: the simulator models {', '.join(KNOWN_SPECS)}, "
-                              f"not {', '.join(unknown)}")
+        for venue, listed in ((BINANCE_USDM, KNOWN_SPECS), (BINANCE_SPOT, SPOT_SPECS)):
+            unknown = [s for s in grouped.get(venue, []) if s not in listed]
+            if unknown:
+                raise ConfigError(f"--symbols: the simulator models {venue} "
+                                  f"{', '.join(listed)}, not {', '.join(unknown)}")
         return config.symbols
+    if set(grouped) - {BINANCE_USDM}:
+        raise ConfigError("--symbols: a replay serves USDT-M recordings only")
     from local_exchange.recording import group_recordings
 
     try:
@@ -56,17 +91,31 @@ def check_source(config: Config) -> tuple[str, ...]:
 @asynccontextmanager
 async def open_source(config: Config, clock: Clock,
                       symbols: tuple[str, ...]) -> AsyncIterator[SourceEndpoints]:
-    """Serve ``symbols`` (as ``check_source`` resolved them) from the configured source."""
+    """Serve ``symbols`` (as ``check_source`` resolved them) from the configured source: the
+    venues' own URLs, or one embedded exchange per venue, each speaking its venue's dialect on
+    its own port and thread."""
+    # USDT-M is always served: markets of it can be started at runtime.
+    grouped = {BINANCE_USDM: [], **markets_by_venue(symbols)}
     if config.source == "binance":
-        yield SourceEndpoints(config.binance_rest_url, config.binance_ws_url, symbols)
+        live = {BINANCE_USDM: VenueEndpoints(config.binance_rest_url, config.binance_ws_url),
+                BINANCE_SPOT: VenueEndpoints(config.binance_spot_rest_url,
+                                             config.binance_spot_ws_url)}
+        yield SourceEndpoints(symbols, {v: live[v] for v in grouped})
         return
     from local_exchange import LocalExchange
 
-    exchange = LocalExchange(symbols, clock=clock.time_ns, replay_files=config.replay_files,
-                             speed=config.speed, scenarios=config.scenarios)
-    # Its own loop in its own thread: a busy API loop must not stall the exchange's clock.
-    thread = await asyncio.to_thread(exchange.run_in_thread)
-    try:
-        yield SourceEndpoints(exchange.rest_url, exchange.ws_url, symbols, thread)
-    finally:
-        await asyncio.to_thread(thread.stop)
+    async with AsyncExitStack() as stack:
+        venues = {}
+        for venue, venue_symbols in grouped.items():
+            if venue == BINANCE_SPOT:
+                exchange = LocalExchange(venue_symbols, clock=clock.time_ns,
+                                         dialect="binance-spot")
+            else:
+                exchange = LocalExchange(venue_symbols, clock=clock.time_ns,
+                                         replay_files=config.replay_files, speed=config.speed,
+                                         scenarios=config.scenarios)
+            # Its own loop in its own thread: a busy API loop must not stall the exchange.
+            thread = await asyncio.to_thread(exchange.run_in_thread)
+            stack.push_async_callback(asyncio.to_thread, thread.stop)
+            venues[venue] = VenueEndpoints(exchange.rest_url, exchange.ws_url, thread)
+        yield SourceEndpoints(symbols, venues)

@@ -45,7 +45,7 @@ class HeatmapColumn(TypedDict):
 
 # Keys of the ``frame`` message in the order docs/frames.md lists them.
 FRAME_KEYS: tuple[str, ...] = (
-    "v", "type", "symbol", "ts", "last_update_id", "status", "stale", "gaps", "resyncs",
+    "v", "type", "symbol", "market", "ts", "last_update_id", "status", "stale", "gaps", "resyncs",
     "last_event_age_ms", "integrity", "latency_ms", "best_bid", "best_ask", "mid_price", "spread",
     "spread_bps", "microprice", "imbalance", "imbalance_best", "bid_volume", "ask_volume",
     "dwp_bid", "dwp_ask", "slope_bid", "slope_ask", "ofi", "ofi_best", "updates", "bid_levels",
@@ -66,7 +66,7 @@ class SymbolState:
         "_decisions", "_flow", "_has_baseline", "_last_book_ns", "_latest", "detectors",
         "_ofi_best_units", "_ofi_units", "_prev_ask_volume", "_prev_best_ask", "_prev_best_bid",
         "_prev_bid_volume", "_ring", "_step_units", "_trades", "_updates", "band_bps", "book",
-        "history_seconds", "instrument", "rows", "top_n",
+        "history_seconds", "instrument", "market", "rows", "top_n",
     )
 
     def __init__(self, instrument: Instrument, book: L2Book, *, top_n: int,
@@ -77,6 +77,9 @@ class SymbolState:
             raise ValueError(f"top_n must be positive, got {top_n}")
         self.instrument = instrument
         self.book = book
+        # The market's name (``venue:symbol``; the bare symbol for USDT-M): the runtime sets
+        # it, frames carry it, as the venue symbol alone is ambiguous across venues.
+        self.market = instrument.symbol
         self.top_n = top_n
         self.history_seconds = history_seconds
         self.band_bps = heatmap_band_bps
@@ -207,6 +210,7 @@ class SymbolState:
             "v": SCHEMA_VERSION,
             "type": "frame",
             "symbol": self.symbol,
+            "market": self.market,
             "ts": float(ts),
             "last_update_id": self.book.last_update_id,
             "status": status,
@@ -276,6 +280,7 @@ class SymbolState:
             "v": SCHEMA_VERSION,
             "type": "snapshot",
             "symbol": self.symbol,
+            "market": self.market,
             "meta": {
                 "top_n": self.top_n,
                 "history_seconds": self.history_seconds,

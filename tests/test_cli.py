@@ -81,6 +81,8 @@ def test_markets_are_named_venue_colon_symbol_and_a_bare_symbol_is_usdm() -> Non
         "binance-usdm:BTCUSDT", "binance-usdm:ETHUSDT"]
     assert MarketId.parse(" Coinbase:btc-usd ") == MarketId("coinbase", "BTC-USD")
     assert MarketId.parse("coinbase:BTC-USD").key == "coinbase:BTC-USD"
+    spot = parse_config(["--symbols", "BTCUSDT,binance-spot:btcusdt"], {})
+    assert spot.symbols == ("BTCUSDT", "binance-spot:BTCUSDT")
     # Venues without a feed in the app yet are refused with a message, not ignored.
-    with pytest.raises(ConfigError, match="binance-spot feeds are not wired"):
-        parse_config(["--symbols", "BTCUSDT,binance-spot:BTCUSDT"], {})
+    with pytest.raises(ConfigError, match="coinbase markets cannot be started"):
+        parse_config(["--symbols", "BTCUSDT,coinbase:BTC-USD"], {})

@@ -191,8 +191,8 @@ def test_snapshot_message_schema() -> None:
     for t in range(2, 6):
         state.cut_frame(float(t), t * S, _integrity())
     msg = state.snapshot_message()
-    assert list(msg) == ["v", "type", "symbol", "meta", "history", "latest", "events"]
-    assert msg["v"] == 1 and msg["type"] == "snapshot" and msg["symbol"] == "BTCUSDT"
+    assert list(msg) == ["v", "type", "symbol", "market", "meta", "history", "latest", "events"]
+    assert msg["v"] == 1 and msg["type"] == "snapshot" and msg["symbol"] == msg["market"] == "BTCUSDT"
     meta_keys = re.findall(r'"(\w+)"', _row_of("snapshot", "meta"))
     meta = msg["meta"]
     assert list(meta) == meta_keys

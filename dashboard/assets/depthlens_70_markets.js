@@ -256,7 +256,10 @@
     window.addEventListener("depthlens:closed", () => requestRefresh());
     const pub = window.depthlens;
     pub.refreshMarkets = refresh;
-    pub.marketGroups = () => groupByAsset(M.markets).map((g) => ({ asset: g.asset, venues: g.markets.map((m) => venueLabel(m.venue)), keys: g.markets.map((m) => m.key) }));
+    const described = (markets) => groupByAsset(markets).map((g) => ({ asset: g.asset,
+      venues: g.markets.map((m) => venueLabel(m.venue)), keys: g.markets.map((m) => m.key) }));
+    pub.marketGroups = () => described(M.markets);
+    pub.groupMarkets = (keys) => described(keys.map(fromKey));  // test hook: any keys, no DOM
     pub.baseAsset = baseAsset;
     refresh();
   }
