@@ -22,6 +22,7 @@ from api.sources import (
     check_source,
     markets_by_venue,
     open_source,
+    open_venue,
 )
 from config import Config
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
@@ -32,7 +33,7 @@ from data_ingestion.binance_spot.feed import load_instruments as load_spot_instr
 from data_ingestion.binance_spot.rest import BinanceSpotRest
 from data_ingestion.clock import Clock, SystemClock
 from data_ingestion.engine import SymbolEngine
-from marketdata.markets import BINANCE_SPOT, DEFAULT_VENUE, MarketId, MarketIdError
+from marketdata.markets import BINANCE_SPOT, DEFAULT_VENUE, WIRED_VENUES, MarketId, MarketIdError
 from orderbook.instrument import Instrument
 from state.symbol_state import SymbolState
 
@@ -162,29 +163,42 @@ class Runtime:
                 raise MarketError(409, f"{market} is already running")
             if len(self.engines) >= MAX_MARKETS:
                 raise MarketError(409, f"{MAX_MARKETS} markets are running; stop one first")
-            if self.feed is None or self._rest is None:
+            if self.source is None or not self.feeds:
                 raise MarketError(503, "not started yet")
             if self.config.source == "replay":
                 raise MarketError(409, "a replay serves its recording's symbols only")
-            exchange = self.source.exchange if self.source is not None else None
+            venue = market.venue
+            if venue not in self.feeds:  # the first market of this venue: open the venue
+                endpoints = await open_venue(self.config, self.clock, venue, [], self._stack)
+                self.source.venues[venue] = endpoints
+                await self._start_venue(venue, endpoints, [])
+                self._spawn(self.feeds[venue].run(), f"feed-{venue}")
+            exchange = self.source.venues[venue].exchange
             if exchange is not None:  # the embedded exchange simulates listed symbols on demand
                 try:
-                    await asyncio.to_thread(exchange.add_symbol, symbol)  # type: ignore[attr-defined]
+                    await asyncio.to_thread(exchange.add_symbol, market.symbol)  # type: ignore[attr-defined]
                 except ValueError as exc:
                     raise MarketError(404, f"{market}: {exc}") from None
             try:
-                instrument = (await load_instruments(self._rest, [symbol], attempts=1))[symbol]
+                instrument = await self._instrument(venue, market.symbol)
             except ParseError as exc:
-                await self._release_simulation(symbol)
+                await self._release_simulation(venue, market.symbol)
                 raise MarketError(404, f"{market} is not listed by the venue: {exc}") from None
             except RestError as exc:
-                await self._release_simulation(symbol)
+                await self._release_simulation(venue, market.symbol)
                 raise MarketError(503, f"exchangeInfo failed: {exc}") from None
-            engine = self._add_engine(DEFAULT_VENUE, instrument)
+            engine = self._add_engine(venue, instrument)
             self._engine_tasks[symbol] = self._spawn(engine.run(), f"engine-{symbol}")
-            await self.feed.add_symbol(engine)
+            await self.feeds[venue].add_symbol(engine)  # type: ignore[arg-type]
             log.info("%s: started at runtime", market)
             return symbol
+
+    async def _instrument(self, venue: str, symbol: str) -> Instrument:
+        """The venue's exchangeInfo for ``symbol`` (ParseError when not listed)."""
+        feed = self.feeds[venue]
+        if isinstance(feed, BinanceSpotFeed):
+            return (await load_spot_instruments(feed.rest, [symbol], attempts=1))[symbol]
+        return (await load_instruments(feed.rest, [symbol], attempts=1))[symbol]
 
     async def stop_market(self, text: str) -> str:
         """Stop a running market and free what it held; ``MarketError`` 404 if not running."""
@@ -193,8 +207,7 @@ class Runtime:
             symbol = market.key
             if symbol not in self.engines:
                 raise MarketError(404, f"{market} is not running")
-            assert self.feed is not None
-            await self.feed.remove_symbol(symbol)
+            await self.feeds[market.venue].remove_symbol(market.symbol)
             task = self._engine_tasks.pop(symbol, None)
             if task is not None:
                 task.cancel()
@@ -206,7 +219,7 @@ class Runtime:
             self._snapshot_cache.pop(symbol, None)
             self._collapsed.discard(symbol)
             self.hub.close(symbol)
-            await self._release_simulation(symbol)
+            await self._release_simulation(market.venue, market.symbol)
             log.info("%s: stopped at runtime", market)
             return symbol
 
@@ -215,15 +228,16 @@ class Runtime:
             market = MarketId.parse(text)
         except MarketIdError as exc:
             raise MarketError(422, str(exc)) from None
-        if market.venue != DEFAULT_VENUE:
-            raise MarketError(422, f"{market}: only {DEFAULT_VENUE} markets can be started in "
-                                   f"this build")
+        if market.venue not in WIRED_VENUES:
+            raise MarketError(422, f"{market}: {market.venue} markets cannot be started in "
+                                   f"this build; venues: {', '.join(WIRED_VENUES)}")
         return market
 
-    async def _release_simulation(self, symbol: str) -> None:
-        exchange = self.source.exchange if self.source is not None else None
-        if exchange is not None and self.config.source == "sim":
-            await asyncio.to_thread(exchange.remove_symbol, symbol)  # type: ignore[attr-defined]
+    async def _release_simulation(self, venue: str, symbol: str) -> None:
+        endpoints = self.source.venues.get(venue) if self.source is not None else None
+        if endpoints is not None and endpoints.exchange is not None \
+                and self.config.source == "sim":
+            await asyncio.to_thread(endpoints.exchange.remove_symbol, symbol)  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
         for task in self._tasks:

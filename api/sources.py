@@ -96,26 +96,28 @@ async def open_source(config: Config, clock: Clock,
     its own port and thread."""
     # USDT-M is always served: markets of it can be started at runtime.
     grouped = {BINANCE_USDM: [], **markets_by_venue(symbols)}
+    async with AsyncExitStack() as stack:
+        venues = {venue: await open_venue(config, clock, venue, venue_symbols, stack)
+                  for venue, venue_symbols in grouped.items()}
+        yield SourceEndpoints(symbols, venues)
+
+
+async def open_venue(config: Config, clock: Clock, venue: str, symbols: list[str],
+                     stack: AsyncExitStack) -> VenueEndpoints:
+    """One venue's endpoints; an embedded exchange (stopped by ``stack``) unless the source is
+    the venue itself. Also used when a market of a venue not open yet is started."""
     if config.source == "binance":
-        live = {BINANCE_USDM: VenueEndpoints(config.binance_rest_url, config.binance_ws_url),
-                BINANCE_SPOT: VenueEndpoints(config.binance_spot_rest_url,
-                                             config.binance_spot_ws_url)}
-        yield SourceEndpoints(symbols, {v: live[v] for v in grouped})
-        return
+        if venue == BINANCE_SPOT:
+            return VenueEndpoints(config.binance_spot_rest_url, config.binance_spot_ws_url)
+        return VenueEndpoints(config.binance_rest_url, config.binance_ws_url)
     from local_exchange import LocalExchange
 
-    async with AsyncExitStack() as stack:
-        venues = {}
-        for venue, venue_symbols in grouped.items():
-            if venue == BINANCE_SPOT:
-                exchange = LocalExchange(venue_symbols, clock=clock.time_ns,
-                                         dialect="binance-spot")
-            else:
-                exchange = LocalExchange(venue_symbols, clock=clock.time_ns,
-                                         replay_files=config.replay_files, speed=config.speed,
-                                         scenarios=config.scenarios)
-            # Its own loop in its own thread: a busy API loop must not stall the exchange.
-            thread = await asyncio.to_thread(exchange.run_in_thread)
-            stack.push_async_callback(asyncio.to_thread, thread.stop)
-            venues[venue] = VenueEndpoints(exchange.rest_url, exchange.ws_url, thread)
-        yield SourceEndpoints(symbols, venues)
+    if venue == BINANCE_SPOT:
+        exchange = LocalExchange(symbols, clock=clock.time_ns, dialect="binance-spot")
+    else:
+        exchange = LocalExchange(symbols, clock=clock.time_ns, replay_files=config.replay_files,
+                                 speed=config.speed, scenarios=config.scenarios)
+    # Its own loop in its own thread: a busy API loop must not stall the exchange's clock.
+    thread = await asyncio.to_thread(exchange.run_in_thread)
+    stack.push_async_callback(asyncio.to_thread, thread.stop)
+    return VenueEndpoints(exchange.rest_url, exchange.ws_url, thread)

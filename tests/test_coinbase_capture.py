@@ -66,7 +66,8 @@ def instruments() -> dict[str, Instrument]:
 
 
 @pytest.fixture(scope="module")
-def frames(captured: list[CapturedFrame], instruments: dict[str, Instrument]) -> list[CoinbaseFrame]:
+def frames(captured: list[CapturedFrame],
+           instruments: dict[str, Instrument]) -> list[CoinbaseFrame]:
     parser = CoinbaseParser(instruments)
     return [parser.parse(f.data, f.receive_ns) for f in captured]
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 from data_ingestion.backoff import Backoff
 from data_ingestion.clock import SystemClock
@@ -158,3 +160,39 @@ async def test_the_capture_replayed_over_a_socket_builds_the_same_books() -> Non
     for product in PRODUCTS:
         assert feed.sync.books[product].top_bids(10**6) == offline.books[product].top_bids(10**6)
         assert feed.sync.books[product].top_asks(10**6) == offline.books[product].top_asks(10**6)
+
+
+async def test_server_protocol_one_counter_unsubscribe_errors_and_subscribe_deadline() -> None:
+    server = CoinbaseServer(settings=CoinbaseServerSettings(tick_s=0.02, heartbeat_s=0.05,
+                                                            subscribe_timeout_s=0.3))
+    await server.start()
+    try:
+        async with connect(server.url, max_size=2**22) as ws:
+            for channel in ("heartbeats", "level2", "market_trades"):
+                await ws.send(orjson.dumps({"type": "subscribe", "product_ids": ["BTC-USD"],
+                                            "channel": channel}).decode())
+            await ws.send(orjson.dumps({"type": "subscribe", "product_ids": ["BTC-USD"],
+                                        "channel": "ticker"}).decode())
+            messages = [orjson.loads(await ws.recv()) for _ in range(60)]
+            await ws.send(orjson.dumps({"type": "unsubscribe", "product_ids": ["BTC-USD"],
+                                        "channel": "level2"}).decode())
+            in_flight = []  # sent before the server read the unsubscribe
+            while (message := orjson.loads(await ws.recv())).get("channel") != "subscriptions":
+                in_flight.append(message)
+            after = [message] + [orjson.loads(await ws.recv()) for _ in range(40)]
+        numbered = [m for m in messages + in_flight + after if "sequence_num" in m]
+        assert [m["sequence_num"] for m in numbered] == list(range(len(numbered)))
+        assert {m.get("channel") for m in messages} >= {"subscriptions", "l2_data", "heartbeats",
+                                                    "market_trades"}
+        assert [m["events"][0]["type"] for m in messages if m.get("channel") == "l2_data"][0] \
+            == "snapshot"
+        assert any(m.get("type") == "error" for m in messages)  # ticker is not served
+        assert after[0]["events"][0]["subscriptions"] == {"market_trades": ["BTC-USD"],
+                                                          "heartbeats": []}
+        assert not any(m.get("channel") == "l2_data" for m in after)
+
+        async with connect(server.url) as silent:  # never subscribes: closed by the server
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(silent.recv(), 2.0)
+    finally:
+        await server.stop()

@@ -82,6 +82,15 @@ def test_market_trades_side_is_the_maker_side() -> None:
     assert buy_maker.exchange_ts_ms == 1767225600874
 
 
+def test_non_numeric_trade_id_is_rejected() -> None:
+    with pytest.raises(ParseError, match="market_trades"):
+        parser().parse(orjson.dumps({
+            "channel": "market_trades", "timestamp": "2026-01-01T00:00:00Z", "sequence_num": 3,
+            "events": [{"type": "update", "trades": [
+                {"trade_id": "abc", "product_id": "BTC-USD", "price": "1.00", "size": "1",
+                 "side": "BUY", "time": "2026-01-01T00:00:00Z"}]}]}), RECV)
+
+
 @pytest.mark.parametrize("raw", [
     b'{"channel":"heartbeats","timestamp":"2026-01-01T00:00:01.000000001Z","sequence_num":12,'
     b'"events":[{"current_time":"2026-01-01 00:00:01 +0000 UTC","heartbeat_counter":3601}]}',

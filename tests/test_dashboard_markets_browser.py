@@ -48,7 +48,8 @@ def served(server: ServerProcess) -> tuple[set[str], set[str]]:
     """The markets in ``/health`` and in ``/symbols``."""
     _, health = http(server, "GET", "/health")
     _, symbols = http(server, "GET", "/symbols")
-    return set(health["symbols"]), {s["symbol"] for s in symbols["symbols"]}
+    # ``key`` names a market in routes and frames (``symbol`` is the venue's own name for it).
+    return set(health["symbols"]), {s.get("key", s["symbol"]) for s in symbols["symbols"]}
 
 
 def switcher(page: Any) -> list[str]:
@@ -172,16 +173,36 @@ def test_switcher_groups_by_asset_and_names_venues(page: Any) -> None:
     assert len({a for a, _, _ in drawn}) == len(drawn)
 
 
-def test_the_last_market_cannot_be_stopped_from_the_page(browser: Any, console: list[str]) -> None:
-    with ServerProcess(free_port(), ("--symbols", "BTCUSDT")) as solo:
-        page = open_dashboard(browser, solo.url, console)
+def test_venues_of_one_asset_share_a_group_and_the_last_market_stays(
+        browser: Any, console: list[str]) -> None:
+    spot = "binance-spot:BTCUSDT"
+    with ServerProcess(free_port(), ("--symbols", f"BTCUSDT,{spot}")) as two_venues:
+        page = open_dashboard(browser, two_venues.url, console)
         try:
-            wait_listed(page, "BTCUSDT", True)
-            page.click("button[aria-label='Stop BTCUSDT']")
+            wait_listed(page, spot, True)
+            groups = page.evaluate("depthlens.marketGroups()")
+            assert groups == [{"asset": "BTC", "venues": ["usdm", "spot"], "keys": ["BTCUSDT", spot]}]
+            assert page.eval_on_selector_all(
+                ".dl-mkt-group[data-asset='BTC'] .dl-seg-btn", "els => els.map(e => e.textContent)"
+            ) == ["usdm", "spot"]
+
+            page.click(f"#dl-symbol .dl-seg-btn[data-value='{spot}']")
+            wait_js(page, "(m) => depthlens.chartSymbol === m && depthlens.lastFrame"
+                    " && depthlens.lastFrame.market === m && window.__dl.cells('dl-heatmap') > 0",
+                    FIRST_DATA_S, spot)
+
+            page.click("button[aria-label='Stop BTCUSDT']")  # not the one shown: no switch
+            wait_listed(page, "BTCUSDT", False)
+            assert served(two_venues) == ({spot}, {spot})
+            assert page.evaluate("depthlens.symbol") == spot
+
+            page.click(f"button[aria-label='Stop {spot}']")
             wait_js(page, "() => document.getElementById('dl-market-msg').dataset.kind === 'error'", 10)
             assert "last market" in page.text_content("#dl-market-msg")
-            assert served(solo) == ({"BTCUSDT"}, {"BTCUSDT"})
-            assert chips(page) == ["BTCUSDT"]
+            assert served(two_venues) == ({spot}, {spot})
+            assert chips(page) == [spot]
+            count = page.evaluate("(m) => depthlens.framesBySymbol[m]", spot)
+            wait_js(page, "([m, n]) => depthlens.framesBySymbol[m] >= n + 2", 10, [spot, count])
             assert console == []
         finally:
             page.context.close()

@@ -19,7 +19,7 @@ from tests.client_harness import until
 
 def _depth_streams(served) -> list[str]:  # type: ignore[no-untyped-def]
     feed = served.runtime.feed
-    return [s for c in feed._connections for s in c.streams]  # noqa: SLF001 - the test's view
+    return feed.depth.streams + feed.trades.streams
 
 
 async def test_start_a_market_live_equal_to_the_exchange_then_stop_it() -> None:
@@ -72,7 +72,8 @@ async def test_bad_market_requests_say_why() -> None:
             cases = [({"market": "BTCUSDT"}, 409, "already running"),
                      ({"market": "NOPEUSDT"}, 404, "not listed"),
                      ({"market": "kraken:XBTUSD"}, 422, "unknown venue"),
-                     ({"market": "coinbase:BTC-USD"}, 422, "only binance-usdm")]
+                     ({"market": "coinbase:BTC-USD"}, 422, "coinbase markets cannot be started"),
+                     ({"market": "binance-spot:DOGEUSDT"}, 404, "not listed")]
             for body, status, fragment in cases:
                 reply = await http.post("/markets", json=body)
                 assert reply.status_code == status and fragment in reply.json()["detail"], \
@@ -110,3 +111,25 @@ async def test_a_hundred_starts_and_stops_leak_nothing() -> None:
             assert not [s for s in _depth_streams(served) if s.startswith("xrpusdt")]
             growth_mb = (proc.memory_info().rss - rss) / 2**20
             assert growth_mb < 20, growth_mb
+
+
+async def test_a_spot_market_started_at_runtime_opens_its_venue_and_goes_live() -> None:
+    """No Spot market at startup: the first one started opens the Spot venue (its own embedded
+    exchange in Spot's dialect); stopping it leaves the USDT-M market alone."""
+    async with serve_app(Config(port=0, symbols=("BTCUSDT",))) as served:
+        await served.all_live()
+        rt = served.runtime
+        assert "binance-spot" not in rt.feeds
+        async with httpx.AsyncClient(base_url=served.http, timeout=30) as http:
+            started = await http.post("/markets", json={"market": "binance-spot:ETHUSDT"})
+            assert started.status_code == 201, started.text
+            key = started.json()["symbol"]
+            assert key == "binance-spot:ETHUSDT"
+            await until(lambda: rt.engines[key].status() == "live", 30, "spot ETHUSDT live")
+            assert rt.engines[key].sync.rules.name == "binance-spot"
+            listed = {m["key"] for m in (await http.get("/symbols")).json()["symbols"]}
+            assert listed == {"BTCUSDT", key}
+            assert (await http.delete(f"/markets/{key}")).status_code == 200
+            assert key not in (await http.get("/health")).json()["symbols"]
+            assert rt.feeds["binance-spot"].streams.streams == []
+            assert (await http.get("/book/BTCUSDT")).json()["status"] == "live"

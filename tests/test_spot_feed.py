@@ -25,8 +25,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from data_ingestion.binance.rest import IpBanned, RateLimited
-from data_ingestion.binance_spot.feed import (BinanceSpotFeed, load_instruments, spot_engine,
-                                              stream_urls)
+from data_ingestion.binance_spot.feed import (
+    BinanceSpotFeed,
+    load_instruments,
+    spot_engine,
+    symbol_streams,
+)
 from data_ingestion.binance_spot.rest import BinanceSpotRest, depth_weight
 from data_ingestion.clock import SystemClock
 from data_ingestion.engine import SymbolEngine
@@ -225,12 +229,15 @@ def test_depth_weights_follow_the_spot_table() -> None:
 
 
 def test_stream_urls_use_spot_paths_and_keep_symbols_whole() -> None:
-    (url,) = stream_urls("wss://stream.binance.com:9443/", ["BTCUSDT", "ETHUSDT"])
-    assert url == ("wss://stream.binance.com:9443/stream?streams=btcusdt@depth@100ms/"
-                   "ethusdt@depth@100ms/btcusdt@aggTrade/ethusdt@aggTrade")
-    many = stream_urls("ws://x", [f"S{i}USDT" for i in range(600)])
-    assert [u.count("@depth") for u in many] == [512, 88]
-    assert all(u.count("@aggTrade") == u.count("@depth") for u in many)
+    feed = BinanceSpotFeed(BinanceSpotRest(SystemClock()), {}, SystemClock(),
+                           ws_url="wss://stream.binance.com:9443/")
+    feed.streams.preload([symbol_streams(s) for s in ("BTCUSDT", "ETHUSDT")])
+    assert feed.streams.urls == ["wss://stream.binance.com:9443/stream?streams=btcusdt@depth@100ms/"
+                                 "btcusdt@aggTrade/ethusdt@depth@100ms/ethusdt@aggTrade"]
+    many = BinanceSpotFeed(BinanceSpotRest(SystemClock()), {}, SystemClock(), ws_url="ws://x")
+    many.streams.preload([symbol_streams(f"S{i}USDT") for i in range(600)])
+    assert [u.count("@depth") for u in many.streams.urls] == [512, 88]
+    assert all(u.count("@aggTrade") == u.count("@depth") for u in many.streams.urls)
 
 
 async def test_rest_uses_spot_paths_and_budget(venue: TinySpotVenue,

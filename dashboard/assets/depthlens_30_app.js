@@ -75,7 +75,9 @@
       pub.messagesReceived++;
       let msg;
       try { msg = JSON.parse(ev.data); } catch (err) { console.warn("depthlens: unreadable message", String(ev.data).slice(0, 200)); return; }
-      if (!msg || (msg.symbol && msg.symbol.toUpperCase() !== pub.symbol.toUpperCase())) return;
+      // `market` is the key the socket was opened with (`symbol` alone is ambiguous across venues).
+      const name = msg && (msg.market || msg.symbol);
+      if (!msg || (name && String(name).toUpperCase() !== pub.symbol.toUpperCase())) return;
       if (msg.type === "snapshot") onSnapshot(msg);
       else if (msg.type === "frame") onFrame(msg);
     };

@@ -115,11 +115,16 @@
   function parseSymbols(body) {
     const list = body && Array.isArray(body.symbols) ? body.symbols : null;
     if (!list) throw new Error("GET /symbols: no symbols list");
-    return list.filter((s) => s && typeof s.symbol === "string" && s.symbol).map(function (s) {
-      const m = fromKey(s.symbol);
+    // `key` names the market in every route and frame (the bare symbol for USDT-M, else
+    // venue:symbol); `symbol` is the venue's own name, which the base asset is read from.
+    return list.map(function (s) {
+      const key = s && (typeof s.key === "string" && s.key ? s.key : s.symbol);
+      if (typeof key !== "string" || !key) return null;
+      const m = fromKey(key);
       if (typeof s.venue === "string" && s.venue) m.venue = s.venue;
+      if (typeof s.symbol === "string" && s.symbol) m.symbol = s.symbol;
       return m;
-    });
+    }).filter(Boolean);
   }
 
   async function refresh() {

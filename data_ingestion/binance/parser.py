@@ -8,6 +8,7 @@ import msgspec
 import orjson
 
 from data_ingestion.binance import schemas
+from data_ingestion.known_instruments import KnownInstruments
 from marketdata.events import BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, Trade
 from orderbook.instrument import Instrument, PrecisionError
 
@@ -18,7 +19,7 @@ class ParseError(ValueError):
     """A frame that claims to be a message depthlens uses but is malformed."""
 
 
-class FuturesParser:
+class FuturesParser(KnownInstruments):
     """Decodes stream frames and REST snapshots for a fixed set of instruments.
 
     ``parse_stream`` returns ``None`` for messages that are valid but of no use here (unknown
@@ -31,14 +32,6 @@ class FuturesParser:
         self._raw = msgspec.json.Decoder(schemas.StreamPayload)
         self._snapshot = msgspec.json.Decoder(schemas.DepthSnapshot)
         self.ignored = 0
-
-    def add_instrument(self, instrument: Instrument) -> None:
-        """Parse ``instrument``'s messages from now on (a market started at runtime)."""
-        self._instruments[instrument.symbol] = instrument
-
-    def remove_instrument(self, symbol: str) -> None:
-        """Ignore ``symbol``'s messages from now on, like any unconfigured symbol's."""
-        self._instruments.pop(symbol, None)
 
     def parse_stream(self, frame: bytes | str, receive_ts_ns: int) -> MarketEvent | None:
         """Parse one WebSocket text frame, combined (``{"stream", "data"}``) or raw form."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from data_ingestion.backoff import Backoff
 from data_ingestion.binance.parser import ParseError
 from data_ingestion.binance.rest import RestError
 from data_ingestion.binance_spot.parser import SpotParser, instruments_from_exchange_info
@@ -23,6 +22,7 @@ from data_ingestion.binance_spot.rest import MAX_DEPTH_LIMIT, BinanceSpotRest
 from data_ingestion.clock import Clock
 from data_ingestion.connection import SupervisedSocket
 from data_ingestion.engine import SnapshotFetch, SnapshotUnavailable, SymbolEngine
+from data_ingestion.stream_set import StreamSet
 from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.instrument import Instrument
 from orderbook.sync import SPOT_RULES
@@ -33,7 +33,6 @@ SPOT_WS_URL = "wss://stream.binance.com:9443"
 MAX_STREAMS_PER_CONNECTION = 1024  # section 2.2
 DEPTH_STREAM = "{}@depth@100ms"
 TRADE_STREAM = "{}@aggTrade"
-_STREAMS_PER_SYMBOL = 2
 _LOG_FRAME_CHARS = 300
 
 
@@ -44,23 +43,14 @@ def spot_engine(instrument: Instrument, fetch_snapshot: SnapshotFetch, clock: Cl
     return SymbolEngine(instrument, fetch_snapshot, clock, rules=SPOT_RULES, **options)
 
 
-def stream_urls(ws_url: str, symbols: list[str]) -> list[str]:
-    """Combined-stream URLs carrying each symbol's depth and aggTrade streams together, at most
-    1024 streams each (a symbol's two streams never straddle two sockets)."""
-    base = ws_url.rstrip("/")
-    per_socket = MAX_STREAMS_PER_CONNECTION // _STREAMS_PER_SYMBOL
-    urls = []
-    for i in range(0, len(symbols), per_socket):
-        chunk = [s.lower() for s in symbols[i:i + per_socket]]
-        streams = [DEPTH_STREAM.format(s) for s in chunk] + [TRADE_STREAM.format(s) for s in chunk]
-        urls.append(f"{base}/stream?streams={'/'.join(streams)}")
-    return urls
+def stream_url(ws_url: str, streams: list[str]) -> str:
+    return f"{ws_url.rstrip('/')}/stream?streams={'/'.join(streams)}"
 
 
-def _symbols_of(url: str) -> list[str]:
-    """Upper-case symbols whose depth a combined-stream URL carries."""
-    streams = url.partition("streams=")[2].split("/")
-    return [s.partition("@")[0].upper() for s in streams if "@depth" in s]
+def symbol_streams(symbol: str) -> list[str]:
+    """A symbol's depth and aggTrade streams: carried by one connection together."""
+    name = symbol.lower()
+    return [DEPTH_STREAM.format(name), TRADE_STREAM.format(name)]
 
 
 async def load_instruments(rest: BinanceSpotRest, symbols: list[str], attempts: int = 10,
@@ -79,7 +69,8 @@ async def load_instruments(rest: BinanceSpotRest, symbols: list[str], attempts: 
 
 
 class BinanceSpotFeed:
-    """Routes spot stream frames to engines and serves the engines' snapshot requests."""
+    """Routes spot stream frames to engines and serves the engines' snapshot requests; symbols
+    can be added and removed while it runs."""
 
     def __init__(self, rest: BinanceSpotRest, instruments: Mapping[str, Instrument],
                  clock: Clock, ws_url: str = SPOT_WS_URL,
@@ -89,21 +80,23 @@ class BinanceSpotFeed:
         self.parser = SpotParser(instruments)
         self.engines: dict[str, SymbolEngine] = {}
         self.malformed_frames = 0
-        self.sockets: list[SupervisedSocket] = []
-        self._ws_url = ws_url
-        self._clock = clock
-        self._silence_timeout = silence_timeout_s
         self._snapshot_limit = snapshot_limit
-        self._reconnect = reconnect_backoff_s  # (first delay, cap)
-        self._socket_of: dict[str, SupervisedSocket] = {}
+        self.streams = StreamSet("spot", lambda s: stream_url(ws_url, s),
+                                 MAX_STREAMS_PER_CONNECTION, self._on_frame, self._on_state,
+                                 clock, silence_timeout_s, reconnect_backoff_s)
+
+    @property
+    def sockets(self) -> list[SupervisedSocket]:
+        return self.streams.sockets
 
     def attach(self, engines: Iterable[SymbolEngine]) -> None:
-        """Engines must follow spot rules (``spot_engine``): futures rules would see a gap at
-        every diff, since spot diffs carry no ``pu``."""
+        """Engines to open with (before ``run``). They must follow spot rules
+        (``spot_engine``): futures rules would see a gap at every diff, since spot diffs carry
+        no ``pu``."""
         for engine in engines:
-            if engine.sync.rules is not SPOT_RULES:
-                raise ValueError(f"{engine.symbol}: engine does not use SPOT_RULES")
+            _check_rules(engine)
             self.engines[engine.symbol] = engine
+            self.streams.preload([symbol_streams(engine.symbol)])
 
     async def fetch_snapshot(self, symbol: str) -> DepthSnapshot:
         """The engines' ``SnapshotFetch``: REST depth, parsed at the edge."""
@@ -114,33 +107,33 @@ class BinanceSpotFeed:
             raise SnapshotUnavailable(str(exc), getattr(exc, "retry_after", None)) from None
 
     async def run(self) -> None:
-        """Open every socket and keep them open until cancelled."""
-        self.sockets = [
-            SupervisedSocket(f"spot[{i}]", url, self._on_frame, self._on_state(url),
-                             self._clock, self._silence_timeout,
-                             backoff=Backoff(*self._reconnect))
-            for i, url in enumerate(stream_urls(self._ws_url, list(self.engines)))
-        ]
-        self._socket_of = {symbol: sock for sock in self.sockets
-                           for symbol in _symbols_of(sock.url)}
-        async with asyncio.TaskGroup() as tasks:
-            for sock in self.sockets:
-                tasks.create_task(sock.run(), name=sock.name)
+        """Keep every socket open until cancelled."""
+        await self.streams.run()
+
+    async def add_symbol(self, engine: SymbolEngine) -> None:
+        """Start feeding ``engine`` while the feed runs."""
+        _check_rules(engine)
+        self.parser.add_instrument(engine.instrument)
+        self.engines[engine.symbol] = engine
+        socket = await self.streams.add(symbol_streams(engine.symbol))
+        if socket.connected:
+            engine.on_connection(True)
+
+    async def remove_symbol(self, symbol: str) -> None:
+        """Stop feeding ``symbol``; frames already in flight for it are ignored (no engine)."""
+        self.engines.pop(symbol, None)
+        self.parser.remove_instrument(symbol)
+        await self.streams.remove(symbol)
 
     def depth_socket(self, symbol: str) -> SupervisedSocket | None:
         """The socket carrying ``symbol``'s depth stream (for health reporting)."""
-        return self._socket_of.get(symbol)
+        return self.streams.socket_of(DEPTH_STREAM.format(symbol.lower()))
 
-    def _on_state(self, url: str) -> Callable[[bool], None]:
-        covered = _symbols_of(url)
-
-        def on_state(connected: bool) -> None:
-            for symbol in covered:
-                engine = self.engines.get(symbol)
-                if engine is not None:
-                    engine.on_connection(connected)
-
-        return on_state
+    def _on_state(self, symbols: list[str], connected: bool) -> None:
+        for symbol in symbols:
+            engine = self.engines.get(symbol)
+            if engine is not None:
+                engine.on_connection(connected)
 
     def _on_frame(self, frame: bytes, received_ns: int) -> None:
         try:
@@ -158,3 +151,8 @@ class BinanceSpotFeed:
             engine.submit_diff(event)
         elif type(event) is Trade:
             engine.on_trade(event)
+
+
+def _check_rules(engine: SymbolEngine) -> None:
+    if engine.sync.rules is not SPOT_RULES:
+        raise ValueError(f"{engine.symbol}: engine does not use SPOT_RULES")

@@ -22,6 +22,7 @@ import orjson
 
 from data_ingestion.binance.parser import ParseError
 from data_ingestion.binance_spot import schemas
+from data_ingestion.known_instruments import KnownInstruments
 from marketdata.events import BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, Trade
 from orderbook.instrument import Instrument, PrecisionError
 
@@ -44,7 +45,7 @@ def stream_kind(stream: str) -> str:
     return stream.partition("@")[2].partition("@")[0]
 
 
-class SpotParser:
+class SpotParser(KnownInstruments):
     """Decodes spot stream frames and REST snapshots for a fixed set of instruments.
 
     ``parse_stream`` returns ``None`` for frames that are valid but of no use here (unknown

@@ -3,5 +3,5 @@ WebSocket connection (../shared/docs/exchange-protocols.md, section 3.1-3.4).
 
 Public surface: ``CoinbaseParser`` (JSON -> typed frames), ``CoinbaseBookSync`` (the
 per-connection sequence and book machine), ``CoinbaseFeed`` (the socket shell) and
-``read_capture`` (the cryptofeed capture reader used by replays and tests).
+``recording.read_frames`` (the cryptofeed capture reader used by replays and tests).
 """

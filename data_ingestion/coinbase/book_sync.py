@@ -98,12 +98,6 @@ class CoinbaseBookSync:
         self.last_sequence = None
         self._lose_all()
 
-    def rebuild(self, product: str, reason: str) -> None:
-        """Drop ``product``'s book and ask for a fresh snapshot (e.g. a failed cross-check)."""
-        log.warning("coinbase: %s: rebuilding (%s)", product, reason)
-        self._lose(product)
-        self._rebuild(product)
-
     def _on_snapshot(self, snapshot: DepthSnapshot) -> None:  # rule 4
         book = self.books[snapshot.symbol]
         book.load(snapshot.bids, snapshot.asks, snapshot.last_update_id)

@@ -15,7 +15,7 @@ import msgspec
 
 from data_ingestion.coinbase import schemas
 from marketdata.events import DepthDiff, DepthSnapshot, Level, MarketEvent, Side, Trade
-from orderbook.instrument import Instrument, PrecisionError
+from orderbook.instrument import Instrument
 
 # Section 3.2 / 5.15: the ask side is "offer"; map the other spellings defensively.
 _BID_SIDES = frozenset({"bid", "buy"})
@@ -63,7 +63,8 @@ class CoinbaseParser:
             return CoinbaseFrame(envelope.channel, envelope.sequence_num, [])
         try:
             events = handler(envelope, receive_ts_ns)
-        except (msgspec.ValidationError, msgspec.DecodeError, PrecisionError) as exc:
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+            # ValueError: PrecisionError, a non-numeric trade_id, a bad side or time.
             raise ParseError(f"malformed {envelope.channel} #{envelope.sequence_num}: "
                              f"{exc}") from None
         return CoinbaseFrame(envelope.channel, envelope.sequence_num, events)
@@ -116,7 +117,8 @@ class CoinbaseParser:
                 if instrument is None:
                     self.ignored += 1
                     continue
-                events.append(Trade(t.product_id, int(t.trade_id), instrument.prices.parse(t.price),
+                events.append(Trade(t.product_id, int(t.trade_id),
+                                    instrument.prices.parse(t.price),
                                     instrument.quantities.parse(t.size), taker_side(t.side),
                                     self.epoch_ms(t.time), receive_ts_ns))
         return events
@@ -173,9 +175,10 @@ def instruments_from_products(body: bytes | str, product_ids: list[str]) -> dict
     prices in ``price_increment`` (``quote_increment`` when absent), sizes in
     ``base_increment``. Raises ParseError naming any product the venue does not list."""
     try:
-        listed = {p.product_id: p for p in msgspec.json.decode(body, type=schemas.Products).products}
+        products = msgspec.json.decode(body, type=schemas.Products).products
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ParseError(f"bad products list: {exc}") from None
+    listed = {p.product_id: p for p in products}
     missing = [p for p in product_ids if p not in listed]
     if missing:
         raise ParseError(f"products not listed by the venue: {', '.join(missing)}")
