@@ -38,6 +38,7 @@ class Config:
     binance_ws_url: str = "wss://fstream.binance.com"
     binance_spot_rest_url: str = "https://api.binance.com"
     binance_spot_ws_url: str = "wss://stream.binance.com:9443"
+    coinbase_ws_url: str = "wss://advanced-trade-ws.coinbase.com"
     replay_files: tuple[Path, ...] = ()
     speed: float = 1.0
     log_level: str = "INFO"
@@ -165,6 +166,8 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
     "binance-spot-rest-url": (_url(("http", "https")), "Binance Spot REST base URL"),
     "binance-spot-ws-url": (_url(("ws", "wss")), "Binance Spot WebSocket base URL "
                             "(combined streams at /stream)"),
+    "coinbase-ws-url": (_url(("ws", "wss")), "Coinbase Advanced Trade WebSocket URL (level2, "
+                        "market_trades, heartbeats; public books need no REST)"),
     "speed": (_positive_float, "replay speed, times real time"),
     "log-level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "top-n": (_int_between(1, 1000), "levels per side used by the features"),

@@ -117,7 +117,7 @@ class _StateCollector(Collector):
         yield dropped
         malformed = CounterMetricFamily("depthlens_malformed_frames",
                                         "Stream frames skipped as malformed")
-        malformed.add_metric([], rt.feed.malformed_frames if rt.feed else 0)
+        malformed.add_metric([], sum(getattr(f, "malformed_frames", 0) for f in rt.feeds.values()))
         yield malformed
         rss = GaugeMetricFamily("depthlens_process_rss_bytes", "Resident set size of the process")
         rss.add_metric([], self._process.memory_info().rss)

@@ -32,8 +32,17 @@ from data_ingestion.binance_spot.feed import BinanceSpotFeed, spot_engine
 from data_ingestion.binance_spot.feed import load_instruments as load_spot_instruments
 from data_ingestion.binance_spot.rest import BinanceSpotRest
 from data_ingestion.clock import Clock, SystemClock
+from data_ingestion.coinbase.feed import CoinbaseFeed
+from data_ingestion.coinbase.market import CoinbaseMarket
 from data_ingestion.engine import SymbolEngine
-from marketdata.markets import BINANCE_SPOT, DEFAULT_VENUE, WIRED_VENUES, MarketId, MarketIdError
+from marketdata.markets import (
+    BINANCE_SPOT,
+    COINBASE,
+    DEFAULT_VENUE,
+    WIRED_VENUES,
+    MarketId,
+    MarketIdError,
+)
 from orderbook.instrument import Instrument
 from state.symbol_state import SymbolState
 
@@ -61,7 +70,7 @@ class Runtime:
         self.engines: dict[str, SymbolEngine] = {}
         self.states: dict[str, SymbolState] = {}
         self.feed: BinanceFuturesFeed | None = None  # USDT-M's (markets start at runtime there)
-        self.feeds: dict[str, BinanceFuturesFeed | BinanceSpotFeed] = {}
+        self.feeds: dict[str, BinanceFuturesFeed | BinanceSpotFeed | CoinbaseFeed] = {}
         self._venue_of: dict[str, str] = {}  # market key -> venue
         self.frame_clock = FrameClock(self.clock, self._on_tick)
         self.source: SourceEndpoints | None = None
@@ -110,7 +119,10 @@ class Runtime:
         config = self.config
         # Replays may end and go quiet; never tear sockets down for that.
         silence = None if config.source == "replay" else config.silence_timeout_s
-        feed: BinanceFuturesFeed | BinanceSpotFeed
+        feed: BinanceFuturesFeed | BinanceSpotFeed | CoinbaseFeed
+        if venue == COINBASE:
+            self._start_coinbase(endpoints, symbols)
+            return
         try:
             if venue == BINANCE_SPOT:
                 spot_rest = BinanceSpotRest(self.clock, endpoints.rest_url)
@@ -133,6 +145,27 @@ class Runtime:
         self.feeds[venue] = feed
         engines = [self._add_engine(venue, instrument) for instrument in instruments.values()]
         feed.attach(engines)
+
+    def _start_coinbase(self, endpoints: VenueEndpoints, products: list[str]) -> None:
+        """Coinbase: one connection owns every product's book (``CoinbaseFeed``); each product
+        is served through a ``CoinbaseMarket`` facade. Increments come from the embedded
+        exchange's listing (offline only, see ``check_source``)."""
+        from local_exchange.coinbase_server import COINBASE_SPECS
+
+        config = self.config
+        instruments = {p: COINBASE_SPECS[p].instrument for p in products}
+        feed = CoinbaseFeed(endpoints.ws_url, instruments, self.clock,
+                            silence_timeout_s=config.silence_timeout_s)
+        self.feeds[COINBASE] = feed
+        for product, instrument in instruments.items():
+            market = CoinbaseMarket(feed, instrument, self.clock, config.stale_after_s)
+            key = MarketId(COINBASE, product).key
+            state = SymbolState.from_config(instrument, market.book, config)
+            state.market = key
+            market.attach_observer(state)
+            self.engines[key] = market  # type: ignore[assignment]
+            self.states[key] = state
+            self._venue_of[key] = COINBASE
 
     def _add_engine(self, venue: str, instrument: Instrument) -> SymbolEngine:
         config = self.config
@@ -168,6 +201,9 @@ class Runtime:
             if self.config.source == "replay":
                 raise MarketError(409, "a replay serves its recording's symbols only")
             venue = market.venue
+            if venue == COINBASE:
+                raise MarketError(409, "Coinbase markets are set at startup (--symbols) in this "
+                                       "build: its one connection subscribes them all")
             if venue not in self.feeds:  # the first market of this venue: open the venue
                 endpoints = await open_venue(self.config, self.clock, venue, [], self._stack)
                 self.source.venues[venue] = endpoints

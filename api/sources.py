@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from config import Config, ConfigError
 from data_ingestion.clock import Clock
-from marketdata.markets import BINANCE_SPOT, BINANCE_USDM, MarketId
+from marketdata.markets import BINANCE_SPOT, BINANCE_USDM, COINBASE, MarketId
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,17 @@ def check_source(config: Config) -> tuple[str, ...]:
     """
     grouped = markets_by_venue(config.symbols)
     if config.source == "binance":
+        if COINBASE in grouped:
+            raise ConfigError("--symbols: Coinbase markets run offline only in this build (the "
+                              "live feed needs the products endpoint for increments, not yet "
+                              "wired); use --source sim")
         return config.symbols
     if config.source == "sim":
+        from local_exchange.coinbase_server import COINBASE_SPECS
         from local_exchange.instruments import KNOWN_SPECS, SPOT_SPECS
 
-        for venue, listed in ((BINANCE_USDM, KNOWN_SPECS), (BINANCE_SPOT, SPOT_SPECS)):
+        for venue, listed in ((BINANCE_USDM, KNOWN_SPECS), (BINANCE_SPOT, SPOT_SPECS),
+                              (COINBASE, COINBASE_SPECS)):
             unknown = [s for s in grouped.get(venue, []) if s not in listed]
             if unknown:
                 raise ConfigError(f"--symbols: the simulator models {venue} "
@@ -107,11 +113,20 @@ async def open_venue(config: Config, clock: Clock, venue: str, symbols: list[str
     """One venue's endpoints; an embedded exchange (stopped by ``stack``) unless the source is
     the venue itself. Also used when a market of a venue not open yet is started."""
     if config.source == "binance":
+        if venue == COINBASE:
+            return VenueEndpoints("", config.coinbase_ws_url)
         if venue == BINANCE_SPOT:
             return VenueEndpoints(config.binance_spot_rest_url, config.binance_spot_ws_url)
         return VenueEndpoints(config.binance_rest_url, config.binance_ws_url)
     from local_exchange import LocalExchange
+    from local_exchange.coinbase_server import COINBASE_SPECS, CoinbaseServer
+    from local_exchange.threaded import ExchangeThread
 
+    if venue == COINBASE:
+        server = CoinbaseServer({p: COINBASE_SPECS[p] for p in symbols})
+        thread = await asyncio.to_thread(ExchangeThread(server).start)  # type: ignore[arg-type]
+        stack.push_async_callback(asyncio.to_thread, thread.stop)
+        return VenueEndpoints("", server.url, thread)
     if venue == BINANCE_SPOT:
         exchange = LocalExchange(symbols, clock=clock.time_ns, dialect="binance-spot")
     else:

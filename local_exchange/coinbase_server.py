@@ -73,6 +73,8 @@ class CoinbaseServer:
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
+    is_replay = False  # for ExchangeThread, which runs it on its own loop and thread
+
     # ------------------------------------------------------------------ lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await serve(self._handle, host, port, compression=None, max_size=2**16)
@@ -101,6 +103,9 @@ class CoinbaseServer:
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
+
+    ws_url = url
+    rest_url = ""  # Coinbase's public books need no REST
 
     # ------------------------------------------------------------- control, faults
     def pause(self) -> None:

@@ -17,7 +17,7 @@ COINBASE = "coinbase"
 VENUES: tuple[str, ...] = (BINANCE_USDM, BINANCE_SPOT, COINBASE)
 DEFAULT_VENUE = BINANCE_USDM
 # Venues whose feeds the app runs (the others are named, parsed and refused with a message).
-WIRED_VENUES: tuple[str, ...] = (BINANCE_USDM, BINANCE_SPOT)
+WIRED_VENUES: tuple[str, ...] = (BINANCE_USDM, BINANCE_SPOT, COINBASE)
 
 # Binance symbols are letters and digits (BTCUSDT, 1000PEPEUSDT); Coinbase product ids are
 # BASE-QUOTE (BTC-USD).

@@ -192,7 +192,7 @@ class SymbolState:
         "gaps", "resyncs"}`` and is passed through (copied) into the frame."""
         if self.detectors is not None:
             self.detectors.flush()  # trades buffered since the last diff, before events are read
-        entry = integrity.get(self.symbol, {})
+        entry = integrity.get(self.market, {})
         status = str(entry.get("status", "syncing"))
         inst = self.instrument
         bids = self.book.top_bids(self.top_n)

@@ -206,3 +206,19 @@ def test_venues_of_one_asset_share_a_group_and_the_last_market_stays(
             assert console == []
         finally:
             page.context.close()
+
+
+def test_layout_leaves_the_market_list_to_the_page() -> None:
+    """No market is baked into the switcher or the chips: they come from ``GET /symbols``."""
+    from dashboard.layout import build_layout
+
+    layout = build_layout(["BTCUSDT", "ETHUSDT"])
+    components = list(layout._traverse())
+    ids = {getattr(c, "id", None) for c in components}
+    assert {"dl-symbol", "dl-market-groups", "dl-int-chips", "dl-market-input",
+            "dl-market-start", "dl-market-msg"} <= ids
+    classes = " ".join(str(getattr(c, "className", "")) for c in components).split()
+    assert "dl-int-chip" not in classes and "dl-mkt-group" not in classes
+    config = json.loads(layout.to_plotly_json()["props"]["data-config"])
+    assert config["symbols"] == ["BTCUSDT", "ETHUSDT"]
+    assert (config["symbolsPath"], config["marketsPath"]) == ("/symbols", "/markets")

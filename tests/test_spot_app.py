@@ -55,4 +55,7 @@ async def test_spot_and_usdm_markets_side_by_side() -> None:
             snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
             frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert snapshot["market"] == frame["market"] == SPOT_BTC and frame["symbol"] == "BTCUSDT"
+        # Its own state, not the USDT-M BTCUSDT's (the venue symbol alone is ambiguous).
+        assert frame["status"] == "live" and frame["last_update_id"] > 0
+        assert frame["best_bid"] == round(frame["best_bid"], 2)
         assert set(frame["integrity"]) == {"BTCUSDT", SPOT_BTC}

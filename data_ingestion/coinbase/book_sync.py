@@ -60,6 +60,10 @@ class CoinbaseBookSync:
         self._request_rebuild = request_rebuild
         self._observers = dict(observers or {})
 
+    def observe(self, product: str, observer: BookObserver) -> None:
+        """Follow ``product``'s book (features, rolling state) from now on."""
+        self._observers[product] = observer
+
     def is_live(self, product: str) -> bool:
         return self._live[product]
 

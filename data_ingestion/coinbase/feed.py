@@ -61,6 +61,9 @@ class CoinbaseFeed:
         self._open_timeout = open_timeout_s
         self._rebuilds: set[str] = set()
 
+    def depth_socket(self, product: str) -> None:
+        """No ``SupervisedSocket`` here (one connection of its own, counted on the feed)."""
+
     async def run(self) -> None:
         """Connect, subscribe, read; reconnect after any loss, until cancelled."""
         while True:
