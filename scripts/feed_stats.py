@@ -1,6 +1,10 @@
-"""Side-by-side feed statistics: real Binance USDT-M recordings vs the local exchange simulator.
+"""Side-by-side feed statistics: real Binance recordings vs the local exchange simulator.
 
-    .venv/bin/python scripts/feed_stats.py [--seconds 300] [--seed 1] [--files FILE ...]
+    .venv/bin/python scripts/feed_stats.py [--venue usdm|spot] [--seconds 300] [--seed 1]
+                                           [--files FILE ...]
+
+``--venue spot`` compares the Spot recordings (``binance_spot/``, both files of each symbol) with
+the simulator in Spot's steps and flow (``SPOT_SPECS``, ``SPOT_FLOW``).
 
 Real side: snapshot + every diff from the snapshot on (the recordings are ``@depth@0ms``, about
 19 diffs/s; the simulator publishes ``@depth@100ms``, so ~10/s is the same order). Trades are the
@@ -23,16 +27,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from local_exchange.feed_metrics import FeedMetrics  # noqa: E402
-from local_exchange.instruments import KNOWN_SPECS, infer_spec  # noqa: E402
-from local_exchange.market_model import SimulatedSymbol  # noqa: E402
+from local_exchange.instruments import KNOWN_SPECS, SPOT_SPECS, SymbolSpec, infer_spec  # noqa: E402
+from local_exchange.market_model import SPOT_FLOW, FlowParams, SimulatedSymbol  # noqa: E402
 from local_exchange.recording import Recording, group_recordings, iter_messages  # noqa: E402
 
 SWEEP_WINDOW_MS = 200
 SWEEP_LEVELS = 3
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "binance_usdm"
-DEFAULT_FILES = [DATA / "hftbacktest_usdm_btcusdt_20240808.gz",
-                 DATA / "hftbacktest_usdm_ethusdt_20240808.gz"]
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DEFAULT_FILES = {
+    "usdm": [DATA / "binance_usdm/hftbacktest_usdm_btcusdt_20240808.gz",
+             DATA / "binance_usdm/hftbacktest_usdm_ethusdt_20240808.gz"],
+    "spot": [DATA / f"binance_spot/hftbacktest_spot_{s}_2024080{d}.gz"
+             for s in ("btcusdt", "ethusdt") for d in (8, 9)],
+}
+SPECS: dict[str, dict[str, SymbolSpec]] = {"usdm": KNOWN_SPECS, "spot": SPOT_SPECS}
+FLOWS: dict[str, dict[str, FlowParams]] = {"usdm": {}, "spot": SPOT_FLOW}
 
 
 class SweepCounter:
@@ -80,11 +90,11 @@ class DepthSampler:
         }
 
 
-def recording_stats(recording: Recording) -> dict[str, float]:
+def recording_stats(recording: Recording, specs: dict[str, SymbolSpec]) -> dict[str, float]:
     snapshot = recording.snapshot
     if snapshot is None:
         raise SystemExit(f"{recording.symbol}: recording has no REST snapshot")
-    spec = KNOWN_SPECS.get(recording.symbol) or infer_spec(
+    spec = specs.get(recording.symbol) or infer_spec(
         recording.symbol, snapshot["bids"][0][0], snapshot["bids"][0][1])
     parse_p, parse_q = spec.instrument.prices.parse, spec.instrument.quantities.parse
     metrics = FeedMetrics(spec.instrument.tick_units)
@@ -107,10 +117,10 @@ def recording_stats(recording: Recording) -> dict[str, float]:
     return metrics.summary(duration_s) | sampler.rows(sweeps, duration_s)
 
 
-def simulator_stats(symbol: str, seconds: float, seed: int) -> tuple[dict[str, float], float]:
+def simulator_stats(spec: SymbolSpec, flow: FlowParams | None, seconds: float,
+                    seed: int) -> tuple[dict[str, float], float]:
     """Run the model offline (no sockets, simulated clock) for ``seconds``."""
-    spec = KNOWN_SPECS[symbol]
-    sim = SimulatedSymbol(spec, seed)
+    sim = SimulatedSymbol(spec, seed, flow)
     parse_p, parse_q = spec.instrument.prices.parse, spec.instrument.quantities.parse
     metrics = FeedMetrics(spec.instrument.tick_units)
     book = sim.publisher.published_book()
@@ -135,16 +145,21 @@ def simulator_stats(symbol: str, seconds: float, seed: int) -> tuple[dict[str, f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", nargs="+", type=Path, default=DEFAULT_FILES)
+    parser.add_argument("--venue", choices=sorted(SPECS), default="usdm")
+    parser.add_argument("--files", nargs="+", type=Path, default=None,
+                        help="recordings (default: the venue's two symbols)")
     parser.add_argument("--seconds", type=float, default=300.0, help="simulated seconds")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    specs, flows = SPECS[args.venue], FLOWS[args.venue]
     columns: dict[str, dict[str, float]] = {}
     cpu_notes = []
-    for recording in group_recordings(args.files):
-        columns[f"{recording.symbol} real"] = recording_stats(recording)
-        if recording.symbol in KNOWN_SPECS:
-            stats, cpu_share = simulator_stats(recording.symbol, args.seconds, args.seed)
+    for recording in group_recordings(args.files or DEFAULT_FILES[args.venue]):
+        columns[f"{recording.symbol} real"] = recording_stats(recording, specs)
+        if recording.symbol in specs:
+            stats, cpu_share = simulator_stats(specs[recording.symbol],
+                                               flows.get(recording.symbol), args.seconds,
+                                               args.seed)
             columns[f"{recording.symbol} sim"] = stats
             cpu_notes.append(f"{recording.symbol}: model+publisher CPU = {cpu_share:.2%} of one "
                              "core at 1x (offline, includes stats bookkeeping)")

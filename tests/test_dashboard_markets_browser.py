@@ -53,7 +53,20 @@ def served(server: ServerProcess) -> tuple[set[str], set[str]]:
 
 
 def switcher(page: Any) -> list[str]:
-    return page.eval_on_selector_all("#dl-symbol .dl-seg-btn", "els => els.map(e => e.dataset.value)")
+    return page.eval_on_selector_all("#dl-symbol .dl-seg-btn",
+                                     "els => els.map(e => e.dataset.value)")
+
+
+def pressed(page: Any, market: str) -> bool:
+    """Whether ``market``'s switcher button is the pressed one."""
+    return page.get_attribute(f"#dl-symbol .dl-seg-btn[data-value='{market}']",
+                              "aria-pressed") == "true"
+
+
+def wait_message(page: Any, kind: str) -> str:
+    """Until the control's inline message is of ``kind`` (ok, error); its text."""
+    wait_js(page, "(k) => document.getElementById('dl-market-msg').dataset.kind === k", 10, kind)
+    return str(page.text_content("#dl-market-msg"))
 
 
 def chips(page: Any) -> list[str]:
@@ -83,8 +96,7 @@ def test_start_view_and_stop_a_market_from_the_page(page: Any, server: ServerPro
 
     start_from_ui(page, "SOLUSDT")
     wait_listed(page, "SOLUSDT", True)
-    wait_js(page, "() => document.getElementById('dl-market-msg').dataset.kind === 'ok'", 10)
-    assert "SOLUSDT" in page.text_content("#dl-market-msg")
+    assert "SOLUSDT" in wait_message(page, "ok")
     assert page.input_value("#dl-market-input") == ""
     health, symbols = served(server)
     assert "SOLUSDT" in health and "SOLUSDT" in symbols
@@ -99,7 +111,7 @@ def test_start_view_and_stop_a_market_from_the_page(page: Any, server: ServerPro
             " && window.__dl.cells('dl-depth') > 0", FIRST_DATA_S)
     count = page.evaluate("depthlens.framesBySymbol.SOLUSDT")
     wait_js(page, "(n) => depthlens.framesBySymbol.SOLUSDT >= n + 2", 10, count)
-    assert page.get_attribute("#dl-symbol .dl-seg-btn[data-value='SOLUSDT']", "aria-pressed") == "true"
+    assert pressed(page, "SOLUSDT")
     wait_js(page, "() => ['live', 'syncing', 'resyncing', 'stale'].includes("
             "document.querySelector('.dl-int-chip[data-symbol=\"SOLUSDT\"]').dataset.state)", 10)
 
@@ -112,7 +124,7 @@ def test_start_view_and_stop_a_market_from_the_page(page: Any, server: ServerPro
     wait_js(page, "(s) => depthlens.symbol === s && depthlens.connection === 'open'", 10, first)
     count = page.evaluate("(s) => depthlens.framesBySymbol[s] || 0", first)
     wait_js(page, "([s, n]) => (depthlens.framesBySymbol[s] || 0) >= n + 2", 10, [first, count])
-    assert page.get_attribute(f"#dl-symbol .dl-seg-btn[data-value='{first}']", "aria-pressed") == "true"
+    assert pressed(page, first)
     assert page.evaluate("depthlens.lastFrame.symbol") == first
     assert console == []
 
@@ -123,9 +135,7 @@ def test_a_refused_market_shows_the_servers_reason_inline(page: Any, server: Ser
     status, reply = http(server, "POST", "/markets", {"market": name})
     assert status in {404, 409, 422}
     start_from_ui(page, name)
-    wait_js(page, "() => document.getElementById('dl-market-msg').dataset.kind === 'error'", 10)
-    text = page.text_content("#dl-market-msg")
-    assert reply["detail"] in text
+    assert reply["detail"] in wait_message(page, "error")
     assert page.input_value("#dl-market-input") == name  # kept, to be corrected
     assert page.locator(".dl-int-chip").count() == len(served(server)[1])
 
@@ -164,7 +174,8 @@ def test_switcher_groups_by_asset_and_names_venues(page: Any) -> None:
         ("BTC", ["usdm", "spot", "coinbase"]), ("ETH", ["usdm", "coinbase"])]
     # What is drawn is the running markets, grouped the same way, with each asset named once.
     shown = page.evaluate("depthlens.marketGroups()")
-    assert sorted(k for g in shown for k in g["keys"]) == sorted(page.evaluate("depthlens.markets()"))
+    running = page.evaluate("depthlens.markets()")
+    assert sorted(k for g in shown for k in g["keys"]) == sorted(running)
     drawn = page.eval_on_selector_all(
         ".dl-mkt-group", "els => els.map(e => [e.dataset.asset, e.querySelector('.dl-mkt-asset')"
         ".textContent, Array.from(e.querySelectorAll('.dl-seg-btn')).map(b => b.dataset.value)])")
@@ -181,7 +192,8 @@ def test_venues_of_one_asset_share_a_group_and_the_last_market_stays(
         try:
             wait_listed(page, spot, True)
             groups = page.evaluate("depthlens.marketGroups()")
-            assert groups == [{"asset": "BTC", "venues": ["usdm", "spot"], "keys": ["BTCUSDT", spot]}]
+            assert groups == [{"asset": "BTC", "venues": ["usdm", "spot"],
+                               "keys": ["BTCUSDT", spot]}]
             assert page.eval_on_selector_all(
                 ".dl-mkt-group[data-asset='BTC'] .dl-seg-btn", "els => els.map(e => e.textContent)"
             ) == ["usdm", "spot"]
@@ -197,8 +209,7 @@ def test_venues_of_one_asset_share_a_group_and_the_last_market_stays(
             assert page.evaluate("depthlens.symbol") == spot
 
             page.click(f"button[aria-label='Stop {spot}']")
-            wait_js(page, "() => document.getElementById('dl-market-msg').dataset.kind === 'error'", 10)
-            assert "last market" in page.text_content("#dl-market-msg")
+            assert "last market" in wait_message(page, "error")
             assert served(two_venues) == ({spot}, {spot})
             assert chips(page) == [spot]
             count = page.evaluate("(m) => depthlens.framesBySymbol[m]", spot)

@@ -16,7 +16,7 @@
   const REFRESH_GAP_MS = 1000;   // at most one /symbols request a second, however many frames differ
   const MESSAGE_KEEP_MS = 8000;  // a success note fades; an error stays until the next action
 
-  const M = { cfg: null, markets: [], shownKeys: "", inflight: false, again: false, lastAt: 0,
+  const M = { cfg: null, markets: [], shownKeys: "", seq: 0, inflight: 0, again: false, lastAt: 0,
     timer: null, msgTimer: null, busy: false };
 
   function $(id) { return document.getElementById(id); }
@@ -128,18 +128,21 @@
   }
 
   async function refresh() {
-    M.inflight = true; M.again = false; M.lastAt = performance.now();
+    const mine = ++M.seq;
+    M.inflight++; M.again = false; M.lastAt = performance.now();
     try {
       const r = await fetch(M.cfg.symbolsPath, { cache: "no-store", headers: { Accept: "application/json" } });
       if (!r.ok) throw new Error("GET /symbols: HTTP " + r.status);
       const markets = parseSymbols(await r.json());
-      if (markets.length) apply(markets);  // an empty list is a server starting or stopping: keep the last
+      // Only the newest request's answer counts: an older one may predate a start or a stop.
+      // An empty list is a server starting or stopping: keep the last.
+      if (mine === M.seq && markets.length) apply(markets);
     } catch (err) {
       // The server being away is the app's banner's business; the list is retried on the next mismatch.
       console.warn("depthlens: market list not refreshed:", String(err));
     } finally {
-      M.inflight = false;
-      if (M.again) requestRefresh();
+      M.inflight--;
+      if (M.again && !M.inflight) requestRefresh();
     }
   }
 
@@ -225,6 +228,7 @@
       if (r.ok || r.status === 404) {
         // Gone either way (a 404: someone else stopped it first); move off it before the
         // socket's reconnect would ask for it again.
+        M.seq++;  // a list requested before the stop must not bring it back
         apply(M.markets.filter((m) => m.key !== key));
         say(r.ok ? "Stopped " + key + "." : key + " was not running.", "ok");
       } else {
