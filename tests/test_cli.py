@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from api.sources import check_source
 from config import ConfigError, parse_config
 from marketdata.markets import MarketId
 
@@ -83,6 +84,9 @@ def test_markets_are_named_venue_colon_symbol_and_a_bare_symbol_is_usdm() -> Non
     assert MarketId.parse("coinbase:BTC-USD").key == "coinbase:BTC-USD"
     spot = parse_config(["--symbols", "BTCUSDT,binance-spot:btcusdt"], {})
     assert spot.symbols == ("BTCUSDT", "binance-spot:BTCUSDT")
-    # Venues without a feed in the app yet are refused with a message, not ignored.
-    with pytest.raises(ConfigError, match="coinbase markets cannot be started"):
-        parse_config(["--symbols", "BTCUSDT,coinbase:BTC-USD"], {})
+    assert parse_config(["--symbols", "coinbase:btc-usd"], {}).symbols == ("coinbase:BTC-USD",)
+    # What a source cannot serve is refused with a message before anything starts.
+    with pytest.raises(ConfigError, match="Coinbase markets run offline only"):
+        check_source(parse_config(["--source", "binance", "--symbols", "coinbase:BTC-USD"], {}))
+    with pytest.raises(ConfigError, match="simulator models binance-spot"):
+        check_source(parse_config(["--symbols", "binance-spot:XRPUSDT"], {}))

@@ -72,7 +72,7 @@ async def test_bad_market_requests_say_why() -> None:
             cases = [({"market": "BTCUSDT"}, 409, "already running"),
                      ({"market": "NOPEUSDT"}, 404, "not listed"),
                      ({"market": "kraken:XBTUSD"}, 422, "unknown venue"),
-                     ({"market": "coinbase:BTC-USD"}, 422, "coinbase markets cannot be started"),
+                     ({"market": "coinbase:BTC-USD"}, 409, "set at startup"),
                      ({"market": "binance-spot:DOGEUSDT"}, 404, "not listed")]
             for body, status, fragment in cases:
                 reply = await http.post("/markets", json=body)

@@ -16,7 +16,7 @@
   const REFRESH_GAP_MS = 1000;   // at most one /symbols request a second, however many frames differ
   const MESSAGE_KEEP_MS = 8000;  // a success note fades; an error stays until the next action
 
-  const M = { cfg: null, markets: [], shownKeys: "", seq: 0, inflight: 0, again: false, lastAt: 0,
+  const M = { cfg: null, markets: [], shownKeys: "", switcherSig: "", seq: 0, inflight: 0, again: false, lastAt: 0,
     timer: null, msgTimer: null, busy: false };
 
   function $(id) { return document.getElementById(id); }
@@ -61,6 +61,9 @@
   function renderSwitcher() {
     const box = $("dl-market-groups");
     const current = window.depthlens.symbol;
+    const sig = M.shownKeys + "|" + current;
+    if (sig === M.switcherSig) return;  // unchanged: keep the buttons (and a hover or focus on them)
+    M.switcherSig = sig;
     box.replaceChildren.apply(box, groupByAsset(M.markets).map(function (g) {
       const buttons = g.markets.map(function (m) {
         const b = el("button", "dl-seg-btn" + (m.key === current ? " is-active" : ""), venueLabel(m.venue));

@@ -15,15 +15,14 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from data_ingestion.binance.parser import ParseError
 from data_ingestion.binance.rest import RestError
 from data_ingestion.binance_spot.parser import SpotParser, instruments_from_exchange_info
 from data_ingestion.binance_spot.rest import MAX_DEPTH_LIMIT, BinanceSpotRest
 from data_ingestion.clock import Clock
 from data_ingestion.connection import SupervisedSocket
-from data_ingestion.engine import SnapshotFetch, SnapshotUnavailable, SymbolEngine
+from data_ingestion.engine import SnapshotFetch, SymbolEngine
 from data_ingestion.stream_set import StreamSet
-from marketdata.events import DepthDiff, DepthSnapshot, Trade
+from data_ingestion.symbol_feed import SymbolFeed
 from orderbook.instrument import Instrument
 from orderbook.sync import SPOT_RULES
 
@@ -33,7 +32,6 @@ SPOT_WS_URL = "wss://stream.binance.com:9443"
 MAX_STREAMS_PER_CONNECTION = 1024  # section 2.2
 DEPTH_STREAM = "{}@depth@100ms"
 TRADE_STREAM = "{}@aggTrade"
-_LOG_FRAME_CHARS = 300
 
 
 def spot_engine(instrument: Instrument, fetch_snapshot: SnapshotFetch, clock: Clock,
@@ -68,7 +66,7 @@ async def load_instruments(rest: BinanceSpotRest, symbols: list[str], attempts: 
     raise AssertionError("unreachable")
 
 
-class BinanceSpotFeed:
+class BinanceSpotFeed(SymbolFeed):
     """Routes spot stream frames to engines and serves the engines' snapshot requests; symbols
     can be added and removed while it runs."""
 
@@ -76,13 +74,9 @@ class BinanceSpotFeed:
                  clock: Clock, ws_url: str = SPOT_WS_URL,
                  silence_timeout_s: float | None = 10.0, snapshot_limit: int = MAX_DEPTH_LIMIT,
                  reconnect_backoff_s: tuple[float, float] = (0.5, 30.0)) -> None:
-        self.rest = rest
-        self.parser = SpotParser(instruments)
-        self.engines: dict[str, SymbolEngine] = {}
-        self.malformed_frames = 0
-        self._snapshot_limit = snapshot_limit
+        super().__init__(rest, SpotParser(instruments), snapshot_limit)
         self.streams = StreamSet("spot", lambda s: stream_url(ws_url, s),
-                                 MAX_STREAMS_PER_CONNECTION, self._on_frame, self._on_state,
+                                 MAX_STREAMS_PER_CONNECTION, self._on_frame, self._on_depth_state,
                                  clock, silence_timeout_s, reconnect_backoff_s)
 
     @property
@@ -98,59 +92,23 @@ class BinanceSpotFeed:
             self.engines[engine.symbol] = engine
             self.streams.preload([symbol_streams(engine.symbol)])
 
-    async def fetch_snapshot(self, symbol: str) -> DepthSnapshot:
-        """The engines' ``SnapshotFetch``: REST depth, parsed at the edge."""
-        try:
-            body, received_ns = await self.rest.depth(symbol, self._snapshot_limit)
-            return self.parser.parse_snapshot(symbol, body, received_ns)
-        except (RestError, ParseError) as exc:
-            raise SnapshotUnavailable(str(exc), getattr(exc, "retry_after", None)) from None
-
     async def run(self) -> None:
         """Keep every socket open until cancelled."""
         await self.streams.run()
 
     async def add_symbol(self, engine: SymbolEngine) -> None:
-        """Start feeding ``engine`` while the feed runs."""
         _check_rules(engine)
-        self.parser.add_instrument(engine.instrument)
-        self.engines[engine.symbol] = engine
-        socket = await self.streams.add(symbol_streams(engine.symbol))
-        if socket.connected:
-            engine.on_connection(True)
-
-    async def remove_symbol(self, symbol: str) -> None:
-        """Stop feeding ``symbol``; frames already in flight for it are ignored (no engine)."""
-        self.engines.pop(symbol, None)
-        self.parser.remove_instrument(symbol)
-        await self.streams.remove(symbol)
+        await super().add_symbol(engine)
 
     def depth_socket(self, symbol: str) -> SupervisedSocket | None:
         """The socket carrying ``symbol``'s depth stream (for health reporting)."""
         return self.streams.socket_of(DEPTH_STREAM.format(symbol.lower()))
 
-    def _on_state(self, symbols: list[str], connected: bool) -> None:
-        for symbol in symbols:
-            engine = self.engines.get(symbol)
-            if engine is not None:
-                engine.on_connection(connected)
+    async def _subscribe(self, symbol: str) -> SupervisedSocket:
+        return await self.streams.add(symbol_streams(symbol))
 
-    def _on_frame(self, frame: bytes, received_ns: int) -> None:
-        try:
-            event = self.parser.parse_stream(frame, received_ns)
-        except ParseError as exc:
-            self.malformed_frames += 1
-            log.warning("skipping malformed spot frame (%s): %r", exc, frame[:_LOG_FRAME_CHARS])
-            return
-        if event is None:
-            return
-        engine = self.engines.get(event.symbol)
-        if engine is None:
-            return
-        if type(event) is DepthDiff:
-            engine.submit_diff(event)
-        elif type(event) is Trade:
-            engine.on_trade(event)
+    async def _unsubscribe(self, symbol: str) -> None:
+        await self.streams.remove(symbol)
 
 
 def _check_rules(engine: SymbolEngine) -> None:

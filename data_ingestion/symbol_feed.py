@@ -1,0 +1,103 @@
+"""What every Binance feed (USDT-M, Spot) shares: one engine per symbol, REST snapshots parsed
+at the edge, frames parsed and routed to their engine, and symbols added and removed while the
+feed runs. A venue's feed says which streams carry a symbol (``_subscribe``/``_unsubscribe``)
+and which socket carries its depth (``depth_socket``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from data_ingestion.binance.parser import ParseError
+from data_ingestion.binance.rest import RestError
+from data_ingestion.connection import SupervisedSocket
+from data_ingestion.engine import SnapshotUnavailable, SymbolEngine
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
+from orderbook.instrument import Instrument
+
+log = logging.getLogger(__name__)
+_LOG_FRAME_CHARS = 300
+
+
+class _Parser(Protocol):
+    def add_instrument(self, instrument: Instrument) -> None: ...
+
+    def remove_instrument(self, symbol: str) -> None: ...
+
+    def parse_stream(self, frame: bytes | str, receive_ts_ns: int) -> Any: ...
+
+    def parse_snapshot(self, symbol: str, body: bytes | str,
+                       receive_ts_ns: int) -> DepthSnapshot: ...
+
+
+class _Rest(Protocol):
+    async def depth(self, symbol: str, limit: int) -> tuple[bytes, int]: ...
+
+
+class SymbolFeed:
+    """Base of the Binance feeds; see the module docstring."""
+
+    def __init__(self, rest: _Rest, parser: _Parser, snapshot_limit: int) -> None:
+        self.rest = rest
+        self.parser = parser
+        self.engines: dict[str, SymbolEngine] = {}
+        self.malformed_frames = 0
+        self._snapshot_limit = snapshot_limit
+
+    async def fetch_snapshot(self, symbol: str) -> DepthSnapshot:
+        """The engines' ``SnapshotFetch``: REST depth, parsed at the edge."""
+        try:
+            body, received_ns = await self.rest.depth(symbol, self._snapshot_limit)
+            return self.parser.parse_snapshot(symbol, body, received_ns)
+        except (RestError, ParseError) as exc:
+            raise SnapshotUnavailable(str(exc), getattr(exc, "retry_after", None)) from None
+
+    async def add_symbol(self, engine: SymbolEngine) -> None:
+        """Start feeding ``engine`` while the feed runs."""
+        self.parser.add_instrument(engine.instrument)
+        self.engines[engine.symbol] = engine
+        depth_socket = await self._subscribe(engine.symbol)
+        if depth_socket.connected:
+            engine.on_connection(True)
+
+    async def remove_symbol(self, symbol: str) -> None:
+        """Stop feeding ``symbol``; frames already in flight for it are ignored (no engine)."""
+        self.engines.pop(symbol, None)
+        self.parser.remove_instrument(symbol)
+        await self._unsubscribe(symbol)
+
+    def depth_socket(self, symbol: str) -> SupervisedSocket | None:
+        raise NotImplementedError
+
+    async def _subscribe(self, symbol: str) -> SupervisedSocket:
+        """Carry ``symbol``'s streams; returns the socket of its depth stream."""
+        raise NotImplementedError
+
+    async def _unsubscribe(self, symbol: str) -> None:
+        raise NotImplementedError
+
+    def _on_depth_state(self, symbols: list[str], connected: bool) -> None:
+        """A depth socket went up or down: its symbols' books resync."""
+        for symbol in symbols:
+            engine = self.engines.get(symbol)
+            if engine is not None:
+                engine.on_connection(connected)
+
+    def _on_frame(self, frame: bytes, received_ns: int) -> None:
+        """Parse a frame and hand the event to its symbol's engine."""
+        try:
+            event = self.parser.parse_stream(frame, received_ns)
+        except ParseError as exc:
+            self.malformed_frames += 1
+            log.warning("skipping malformed frame (%s): %r", exc, frame[:_LOG_FRAME_CHARS])
+            return
+        if event is None:
+            return
+        engine = self.engines.get(event.symbol)
+        if engine is None:
+            return
+        if type(event) is DepthDiff:
+            engine.submit_diff(event)
+        elif type(event) is Trade:
+            engine.on_trade(event)
