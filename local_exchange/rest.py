@@ -93,20 +93,33 @@ class RestApi:
         return None
 
     # ------------------------------------------------------------------ depth
-    def _depth(self, query: dict[str, str]) -> RestResponse:
-        symbol = query.get("symbol", "")
-        limit_text = query.get("limit", str(DEFAULT_DEPTH_LIMIT))
-        if not symbol:
-            return self._error(400, -1102, "Mandatory parameter 'symbol' was not sent, was "
-                               "empty/null, or malformed.", weight=1)
+    default_depth_limit = DEFAULT_DEPTH_LIMIT
+
+    def _depth_weight(self, limit_text: str) -> int | RestResponse:
+        """The request's weight, or the venue's error for a bad ``limit``."""
         if not limit_text.isdigit():
             return self._error(400, -1100, "Illegal characters found in parameter 'limit'; "
                                "legal range is '^[0-9]{1,20}$'.", weight=1)
-        limit = int(limit_text)
-        if limit not in DEPTH_WEIGHTS:
+        if int(limit_text) not in DEPTH_WEIGHTS:
             return self._error(400, -1130, "Data sent for parameter 'limit' is not valid.",
                                weight=1)
-        blocked = self._charge(DEPTH_WEIGHTS[limit]) or self._pending_fault()
+        return DEPTH_WEIGHTS[int(limit_text)]
+
+    def _depth_body(self, snap: Snapshot, levels: dict[str, Any]) -> dict[str, Any]:
+        return {"lastUpdateId": snap.last_update_id, "E": self._now_ms(),
+                "T": snap.transaction_ms, **levels}
+
+    def _depth(self, query: dict[str, str]) -> RestResponse:
+        symbol = query.get("symbol", "")
+        limit_text = query.get("limit", str(self.default_depth_limit))
+        if not symbol:
+            return self._error(400, -1102, "Mandatory parameter 'symbol' was not sent, was "
+                               "empty/null, or malformed.", weight=1)
+        weight = self._depth_weight(limit_text)
+        if isinstance(weight, RestResponse):
+            return weight
+        limit = int(limit_text)
+        blocked = self._charge(weight) or self._pending_fault()
         if blocked:
             return blocked
         if symbol not in self.source.listed():
@@ -117,11 +130,9 @@ class RestApi:
                                "Please try again.", weight=0)
         spec = self.source.listed()[symbol]
         fmt_p, fmt_q = spec.instrument.prices.format, spec.instrument.quantities.format
-        return self._ok({
-            "lastUpdateId": snap.last_update_id, "E": self._now_ms(), "T": snap.transaction_ms,
+        return self._ok(self._depth_body(snap, {
             "bids": [[fmt_p(p), fmt_q(q)] for p, q in snap.bids],
-            "asks": [[fmt_p(p), fmt_q(q)] for p, q in snap.asks],
-        })
+            "asks": [[fmt_p(p), fmt_q(q)] for p, q in snap.asks]}))
 
     # ------------------------------------------------------------ exchangeInfo
     def _exchange_info(self) -> dict[str, Any]:

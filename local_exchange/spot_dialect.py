@@ -20,6 +20,7 @@ from typing import Any
 from local_exchange.instruments import SymbolSpec
 from local_exchange.rest import RestApi
 from local_exchange.server import RestResponse
+from local_exchange.snapshot import Snapshot
 
 Payload = dict[str, Any]
 
@@ -55,7 +56,7 @@ class SpotRestApi(RestApi):
 
     def route(self, route: str, query: dict[str, str]) -> RestResponse | None:
         if route == "/api/v3/depth":
-            return self._spot_depth(query)
+            return self._depth(query)
         if route == "/api/v3/exchangeInfo":
             return self._charge(20) or self._ok(self._spot_exchange_info())
         if route == "/api/v3/ping":
@@ -64,30 +65,16 @@ class SpotRestApi(RestApi):
             return self._charge(1) or self._ok({"serverTime": self._now_ms()})
         return None
 
-    def _spot_depth(self, query: dict[str, str]) -> RestResponse:
-        symbol = query.get("symbol", "")
-        limit_text = query.get("limit", str(SPOT_DEFAULT_DEPTH_LIMIT))
-        if not symbol:
-            return self._error(400, -1102, "Mandatory parameter 'symbol' was not sent, was "
-                               "empty/null, or malformed.", weight=1)
+    default_depth_limit = SPOT_DEFAULT_DEPTH_LIMIT
+
+    def _depth_weight(self, limit_text: str) -> int | RestResponse:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= SPOT_MAX_DEPTH_LIMIT:
             return self._error(400, -1100, "Illegal characters found in parameter 'limit'; "
                                "legal range is '1' to '5000'.", weight=1)
-        limit = int(limit_text)
-        blocked = self._charge(spot_depth_weight(limit)) or self._pending_fault()
-        if blocked:
-            return blocked
-        if symbol not in self.source.listed():
-            return self._error(400, -1121, "Invalid symbol.", weight=0)
-        snap = self.source.snapshot(symbol, limit, self.faults.take_stale(symbol))
-        if snap is None:
-            return self._error(503, -1001, "Internal error; unable to process your request. "
-                               "Please try again.", weight=0)
-        spec = self.source.listed()[symbol]
-        fmt_p, fmt_q = spec.instrument.prices.format, spec.instrument.quantities.format
-        return self._ok({"lastUpdateId": snap.last_update_id,
-                         "bids": [[fmt_p(p), fmt_q(q)] for p, q in snap.bids],
-                         "asks": [[fmt_p(p), fmt_q(q)] for p, q in snap.asks]})
+        return spot_depth_weight(int(limit_text))
+
+    def _depth_body(self, snap: Snapshot, levels: dict[str, Any]) -> dict[str, Any]:
+        return {"lastUpdateId": snap.last_update_id, **levels}  # no E or T on Spot
 
     def _spot_exchange_info(self) -> dict[str, Any]:
         return {

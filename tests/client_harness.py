@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
 from data_ingestion.binance.rest import BinanceRest
+from data_ingestion.binance_spot.feed import BinanceSpotFeed
 from data_ingestion.clock import SystemClock
 from data_ingestion.engine import SymbolEngine
+from local_exchange import LocalExchange
 from orderbook.sync import SyncState
 
 
@@ -26,7 +28,9 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 20.0,
 
 @dataclass
 class RunningClient:
-    feed: BinanceFuturesFeed
+    """A feed, its engines and REST client (any Binance venue's), and their tasks."""
+
+    feed: BinanceFuturesFeed | BinanceSpotFeed
     engines: dict[str, SymbolEngine]
     rest: BinanceRest
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -57,3 +61,22 @@ async def start_client(rest_url: str, ws_url: str, symbols: list[str],
     for symbol in symbols:
         await until(lambda s=symbol: client.live(s), 30, f"{symbol} live")
     return client
+
+
+async def assert_book_equals_exchange(exchange: LocalExchange, client: RunningClient,
+                                      symbol: str) -> int:
+    """Freeze the flow, let the client catch up to the last published id, compare every level."""
+    exchange.pause()
+    try:
+        await asyncio.sleep(0.25)  # the pending batch is still published after a pause
+        published_id, bids, asks = exchange.published_book(symbol)
+        engine = client.engines[symbol]
+        await until(lambda: client.live(symbol) and engine.sync.last_applied_u == published_id,
+                    20, f"{symbol} at update id {published_id}")
+        assert engine.book.last_update_id == published_id
+        assert dict(engine.book.bids) == dict(bids)
+        assert dict(engine.book.asks) == dict(asks)
+        assert not engine.book.is_crossed()
+        return published_id
+    finally:
+        exchange.resume()

@@ -12,7 +12,7 @@ import pytest
 
 from local_exchange import LocalExchange
 from orderbook.sync import SyncState
-from tests.client_harness import RunningClient, start_client, until
+from tests.client_harness import RunningClient, assert_book_equals_exchange, start_client, until
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 
@@ -30,25 +30,6 @@ async def client(exchange: LocalExchange) -> AsyncIterator[RunningClient]:
     running = await start_client(exchange.rest_url, exchange.ws_url, SYMBOLS)
     yield running
     await running.stop()
-
-
-async def assert_book_equals_exchange(exchange: LocalExchange, client: RunningClient,
-                                      symbol: str) -> int:
-    """Freeze the flow, let the client catch up to the last published id, compare every level."""
-    exchange.pause()
-    try:
-        await asyncio.sleep(0.25)  # the pending batch is still published after a pause
-        published_id, bids, asks = exchange.published_book(symbol)
-        engine = client.engines[symbol]
-        await until(lambda: client.live(symbol) and engine.sync.last_applied_u == published_id,
-                    20, f"{symbol} at update id {published_id}")
-        assert engine.book.last_update_id == published_id
-        assert dict(engine.book.bids) == dict(bids)
-        assert dict(engine.book.asks) == dict(asks)
-        assert not engine.book.is_crossed()
-        return published_id
-    finally:
-        exchange.resume()
 
 
 Fault = Callable[[LocalExchange], object]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import httpx
 import orjson
@@ -16,24 +15,11 @@ import websockets
 from data_ingestion.binance_spot.feed import BinanceSpotFeed, load_instruments, spot_engine
 from data_ingestion.binance_spot.rest import BinanceSpotRest
 from data_ingestion.clock import SystemClock
-from data_ingestion.engine import SymbolEngine
 from local_exchange import LocalExchange
-from orderbook.sync import SPOT_RULES, SyncState
-from tests.client_harness import until
+from orderbook.sync import SPOT_RULES
+from tests.client_harness import RunningClient, assert_book_equals_exchange, until
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
-
-
-@dataclass
-class SpotClient:
-    feed: BinanceSpotFeed
-    engines: dict[str, SymbolEngine]
-    rest: BinanceSpotRest
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def live(self, symbol: str) -> bool:
-        engine = self.engines[symbol]
-        return engine.connected and engine.sync.state is SyncState.LIVE
 
 
 @pytest.fixture()
@@ -45,7 +31,7 @@ async def exchange() -> AsyncIterator[LocalExchange]:
 
 
 @pytest.fixture()
-async def client(exchange: LocalExchange) -> AsyncIterator[SpotClient]:
+async def client(exchange: LocalExchange) -> AsyncIterator[RunningClient]:
     clock = SystemClock()
     rest = BinanceSpotRest(clock, exchange.rest_url)
     instruments = await load_instruments(rest, SYMBOLS)
@@ -53,30 +39,13 @@ async def client(exchange: LocalExchange) -> AsyncIterator[SpotClient]:
                            silence_timeout_s=3.0, reconnect_backoff_s=(0.05, 0.5))
     engines = {s: spot_engine(i, feed.fetch_snapshot, clock) for s, i in instruments.items()}
     feed.attach(engines.values())
-    running = SpotClient(feed, engines, rest)
+    running = RunningClient(feed, engines, rest)
     running.tasks.append(asyncio.create_task(feed.run()))
     running.tasks.extend(asyncio.create_task(e.run()) for e in engines.values())
     for symbol in SYMBOLS:
         await until(lambda s=symbol: running.live(s), 30, f"{symbol} live")
     yield running
-    for task in running.tasks:
-        task.cancel()
-    await asyncio.gather(*running.tasks, return_exceptions=True)
-    await rest.aclose()
-
-
-async def assert_book_equals_exchange(exchange: LocalExchange, client: SpotClient,
-                                      symbol: str) -> None:
-    exchange.pause()
-    try:
-        await asyncio.sleep(0.25)  # the pending batch is still published after a pause
-        published_id, bids, asks = exchange.published_book(symbol)
-        engine = client.engines[symbol]
-        await until(lambda: client.live(symbol) and engine.sync.last_applied_u == published_id,
-                    20, f"{symbol} at update id {published_id}")
-        assert dict(engine.book.bids) == dict(bids) and dict(engine.book.asks) == dict(asks)
-    finally:
-        exchange.resume()
+    await running.stop()
 
 
 async def test_the_exchange_speaks_spot_on_the_wire(exchange: LocalExchange) -> None:
@@ -124,8 +93,8 @@ Fault = Callable[[LocalExchange], object]
      lambda c: c.engines["ETHUSDT"].counters.snapshot_failures >= 1),
 ], ids=["gap", "duplicate", "reorder", "disconnect", "rate-limited-snapshot"])
 async def test_spot_books_equal_the_exchange_after_each_fault(
-        exchange: LocalExchange, client: SpotClient, fault: Fault,
-        check: Callable[[SpotClient], bool]) -> None:
+        exchange: LocalExchange, client: RunningClient, fault: Fault,
+        check: Callable[[RunningClient], bool]) -> None:
     assert all(e.sync.rules is SPOT_RULES for e in client.engines.values())
     await asyncio.sleep(0.5)
     fault(exchange)
