@@ -31,7 +31,9 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Config:
     source: Source = "sim"
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    # Empty: the source's own default (api/sources.py: the offline three-venue set for sim,
+    # BTCUSDT,ETHUSDT for binance, the recording's symbols for replay).
+    symbols: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
     binance_rest_url: str = "https://fapi.binance.com"
@@ -63,8 +65,6 @@ class Config:
     # and how thresholds are set (--rules-profile: fixed, or percentiles of recent history).
     rules: RuleBook = field(default_factory=default_rules)
     rules_profile: Profile = "default"
-    # False when --symbols was left at its default: a replay then serves the recording's symbols.
-    symbols_given: bool = False
 
 
 def _symbols(text: str) -> tuple[str, ...]:
@@ -259,7 +259,6 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
                 values[name] = load(Path(path))
             except (ScenarioError, ParamsError, RulesError) as exc:
                 raise ConfigError(f"--{name}: {exc}") from None
-    values["symbols_given"] = "symbols" in values
     config = Config(**values)  # type: ignore[arg-type]
     if config.source == "replay" and not config.replay_files:
         raise ConfigError("--source replay needs --replay FILE...")

@@ -53,20 +53,30 @@ def markets_by_venue(keys: tuple[str, ...]) -> dict[str, list[str]]:
     return grouped
 
 
+# What each source serves when --symbols is not given. Offline: three venues and four assets
+# (small enough to start in seconds); live: the two USDT-M markets depthlens started with.
+SIM_DEFAULT_MARKETS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "binance-spot:BTCUSDT",
+                       "coinbase:BTC-USD")
+LIVE_DEFAULT_MARKETS = ("BTCUSDT", "ETHUSDT")
+
+
 def check_source(config: Config) -> tuple[str, ...]:
     """The markets this source will serve; ConfigError when the source cannot serve them.
 
     Cheap and synchronous, so ``main.py`` can report a bad combination as a one-line error
     before anything starts.
     """
-    grouped = markets_by_venue(config.symbols)
     if config.source == "binance":
-        if COINBASE in grouped:
+        symbols = config.symbols or LIVE_DEFAULT_MARKETS
+        if COINBASE in markets_by_venue(symbols):
             raise ConfigError("--symbols: Coinbase markets run offline only in this build (the "
                               "live feed needs the products endpoint for increments, not yet "
                               "wired); use --source sim")
-        return config.symbols
+        return symbols
+    grouped = markets_by_venue(config.symbols)
     if config.source == "sim":
+        if not config.symbols:
+            return SIM_DEFAULT_MARKETS
         from local_exchange.coinbase_server import COINBASE_SPECS
         from local_exchange.instruments import KNOWN_SPECS, SPOT_SPECS
 
@@ -85,7 +95,7 @@ def check_source(config: Config) -> tuple[str, ...]:
         recorded = tuple(r.symbol for r in group_recordings(config.replay_files))
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"--replay: cannot read the recording: {exc}") from None
-    if not config.symbols_given:
+    if not config.symbols:
         return recorded
     missing = [s for s in config.symbols if s not in recorded]
     if missing:

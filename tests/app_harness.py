@@ -47,7 +47,8 @@ class ServedApp:
 @asynccontextmanager
 async def serve_app(config: Config | None = None, with_dashboard: bool = False,
                     ) -> AsyncIterator[ServedApp]:
-    app = create_app(config or Config(port=0), with_dashboard=with_dashboard)
+    app = create_app(config or Config(port=0, symbols=("BTCUSDT", "ETHUSDT")),
+                     with_dashboard=with_dashboard)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                            lifespan="on", access_log=False))
     task = asyncio.create_task(server.serve())

@@ -18,7 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_defaults_and_environment_with_flags_winning() -> None:
     config = parse_config([], {})
     assert (config.source, config.symbols, config.host, config.port) == (
-        "sim", ("BTCUSDT", "ETHUSDT"), "127.0.0.1", 8000)
+        "sim", (), "127.0.0.1", 8000)
+    # No --symbols: each source's own default; offline that is three venues and four assets.
+    assert check_source(config) == ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT",
+                                    "binance-spot:BTCUSDT", "coinbase:BTC-USD")
+    assert check_source(parse_config(["--source", "binance"], {})) == ("BTCUSDT", "ETHUSDT")
     assert config.binance_rest_url == "https://fapi.binance.com"
     assert config.binance_ws_url == "wss://fstream.binance.com"
     env = {"DEPTHLENS_PORT": "9001", "DEPTHLENS_SYMBOLS": "solusdt", "DEPTHLENS_SPEED": "4"}
