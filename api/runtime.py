@@ -139,8 +139,8 @@ class Runtime:
                                           silence, config.snapshot_limit)
                 self.feed = feed
         except (RestError, ParseError) as exc:
-            log.error("cannot start: %s exchangeInfo from %s failed: %s", venue,
-                      endpoints.rest_url, exc)
+            log.error("cannot start: exchangeInfo from %s failed (%s): %s", endpoints.rest_url,
+                      venue, exc)
             raise
         self.feeds[venue] = feed
         engines = [self._add_engine(venue, instrument) for instrument in instruments.values()]
