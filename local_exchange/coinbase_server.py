@@ -136,6 +136,19 @@ class CoinbaseServer:
             session.duplicate_updates += 1
         return len(self.sessions)
 
+    def malformed_frame(self) -> int:
+        """Send every connection a text frame that is not JSON (outside the sequence)."""
+        for session in self.sessions:
+            session.send_raw(b"{not json")
+        return len(self.sessions)
+
+    def silence(self, seconds: float) -> int:
+        """Send nothing, heartbeats included, for ``seconds``; the sockets stay open."""
+        until = asyncio.get_running_loop().time() + seconds
+        for session in self.sessions:
+            session.silent_until = until
+        return len(self.sessions)
+
     def disconnect_all(self) -> int:
         """Drop every connection at the TCP level, like a network failure."""
         for session in self.sessions:

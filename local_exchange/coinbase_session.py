@@ -32,6 +32,7 @@ class CoinbaseSession:
         self.drop_updates = 0  # the next N level2 updates consume their number but are not sent
         self.duplicate_updates = 0  # the next N level2 updates are sent twice
         self.overflowed = False
+        self.silent_until = 0.0  # loop time: nothing is sent before it (the socket stays open)
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
 
     def wants(self, channel: str, product: str) -> bool:
@@ -67,9 +68,13 @@ class CoinbaseSession:
 
     async def write(self) -> None:
         """Drain the queue onto the socket until the connection closes."""
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                await self.ws.send(await self._queue.get())
+                payload = await self._queue.get()
+                if loop.time() < self.silent_until:
+                    continue  # a silent server: what would have been sent is lost
+                await self.ws.send(payload)
         except ConnectionClosed:
             pass
 

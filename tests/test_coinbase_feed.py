@@ -33,8 +33,8 @@ PRODUCTS = ["BTC-USD", "ETH-USD"]
 TIMEOUT_S = 10.0
 
 
-async def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + TIMEOUT_S
+async def until(condition: Callable[[], bool], what: str, timeout_s: float = TIMEOUT_S) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -117,6 +117,26 @@ async def test_a_dropped_connection_reconnects_and_rebuilds(
     assert server.disconnect_all() == 1
     await until(lambda: feed.connects == 2 and all_live(feed), "a new connection, live again")
     assert feed.sync.stats.reconnects == 1 and feed.sync.stats.snapshots_loaded >= 4
+    await assert_books_match_when_paused(server, feed)
+
+
+async def test_a_malformed_frame_is_skipped_and_the_books_stay_exact(
+        running: tuple[CoinbaseServer, CoinbaseFeed]) -> None:
+    server, feed = running
+    assert server.malformed_frame() == 1
+    await until(lambda: feed.parse_errors == 1, "the bad frame to be seen")
+    await until(lambda: feed.sync.stats.applied >= 10, "more updates")
+    assert feed.sync.stats.gaps == 0 and feed.connects == 1  # outside the sequence: no gap
+    await assert_books_match_when_paused(server, feed)
+
+
+async def test_a_silent_socket_is_dropped_and_the_books_rebuilt(
+        running: tuple[CoinbaseServer, CoinbaseFeed]) -> None:
+    server, feed = running
+    assert server.silence(4.0) == 1  # the feed gives up after 3 s without a message
+    await until(lambda: feed.silences == 1, "the silence to be noticed", 10)
+    await until(lambda: feed.connects == 2 and all_live(feed), "a new connection, live again",
+                15)
     await assert_books_match_when_paused(server, feed)
 
 

@@ -1,6 +1,7 @@
 """The Binance Spot client against the local exchange speaking Spot (``dialect="binance-spot"``),
-over real sockets, through gaps, duplicates, reorders, disconnects and REST rate limits: after
-each its books equal the exchange's own at the same update id."""
+over real sockets, through gaps, duplicates, reorders, disconnects, malformed frames, silent
+sockets and REST rate limits: after each its books equal the exchange's own at the same update
+id."""
 
 from __future__ import annotations
 
@@ -91,7 +92,12 @@ Fault = Callable[[LocalExchange], object]
      lambda c: c.engines["BTCUSDT"].sync.stats.resyncs >= 1),
     (lambda ex: (ex.rest_rate_limit(1, 1), ex.drop_diff("ETHUSDT")),
      lambda c: c.engines["ETHUSDT"].counters.snapshot_failures >= 1),
-], ids=["gap", "duplicate", "reorder", "disconnect", "rate-limited-snapshot"])
+    (lambda ex: (ex.malformed_frame("BTCUSDT"), ex.malformed_frame("BTCUSDT", "missing_fields")),
+     lambda c: c.feed.malformed_frames >= 2),
+    (lambda ex: ex.silence(4.0),  # the client's watchdog drops a socket silent for 3 s
+     lambda c: c.feed.sockets[0].silences >= 1),
+], ids=["gap", "duplicate", "reorder", "disconnect", "rate-limited-snapshot", "malformed",
+        "silent-socket"])
 async def test_spot_books_equal_the_exchange_after_each_fault(
         exchange: LocalExchange, client: RunningClient, fault: Fault,
         check: Callable[[RunningClient], bool]) -> None:
