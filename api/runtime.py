@@ -152,20 +152,34 @@ class Runtime:
         exchange's listing (offline only, see ``check_source``)."""
         from local_exchange.coinbase_server import COINBASE_SPECS
 
-        config = self.config
         instruments = {p: COINBASE_SPECS[p].instrument for p in products}
-        feed = CoinbaseFeed(endpoints.ws_url, instruments, self.clock,
-                            silence_timeout_s=config.silence_timeout_s)
-        self.feeds[COINBASE] = feed
-        for product, instrument in instruments.items():
-            market = CoinbaseMarket(feed, instrument, self.clock, config.stale_after_s)
-            key = MarketId(COINBASE, product).key
-            state = SymbolState.from_config(instrument, market.book, config)
-            state.market = key
-            market.attach_observer(state)
-            self.engines[key] = market  # type: ignore[assignment]
-            self.states[key] = state
-            self._venue_of[key] = COINBASE
+        self.feeds[COINBASE] = CoinbaseFeed(endpoints.ws_url, instruments, self.clock,
+                                            silence_timeout_s=self.config.silence_timeout_s)
+        for instrument in instruments.values():
+            self._add_coinbase_market(instrument)
+
+    def _add_coinbase_product(self, product: str) -> None:
+        """A Coinbase market started at runtime: subscribed on the open connection."""
+        from local_exchange.coinbase_server import COINBASE_SPECS
+
+        instrument = COINBASE_SPECS[product].instrument  # listed: add_symbol checked it
+        feed = self.feeds[COINBASE]
+        assert isinstance(feed, CoinbaseFeed)
+        feed.add_product(instrument)
+        self._add_coinbase_market(instrument)
+
+    def _add_coinbase_market(self, instrument: Instrument) -> None:
+        feed = self.feeds[COINBASE]
+        assert isinstance(feed, CoinbaseFeed)
+        config = self.config
+        market = CoinbaseMarket(feed, instrument, self.clock, config.stale_after_s)
+        key = MarketId(COINBASE, instrument.symbol).key
+        state = SymbolState.from_config(instrument, market.book, config)
+        state.market = key
+        market.attach_observer(state)
+        self.engines[key] = market  # type: ignore[assignment]
+        self.states[key] = state
+        self._venue_of[key] = COINBASE
 
     def _add_engine(self, venue: str, instrument: Instrument) -> SymbolEngine:
         config = self.config
@@ -201,9 +215,8 @@ class Runtime:
             if self.config.source == "replay":
                 raise MarketError(409, "a replay serves its recording's symbols only")
             venue = market.venue
-            if venue == COINBASE:
-                raise MarketError(409, "Coinbase markets are set at startup (--symbols) in this "
-                                       "build: its one connection subscribes them all")
+            if venue == COINBASE and self.config.source != "sim":
+                raise MarketError(409, "Coinbase markets run offline only in this build")
             if venue not in self.feeds:  # the first market of this venue: open the venue
                 endpoints = await open_venue(self.config, self.clock, venue, [], self._stack)
                 self.source.venues[venue] = endpoints
@@ -215,6 +228,10 @@ class Runtime:
                     await asyncio.to_thread(exchange.add_symbol, market.symbol)  # type: ignore[attr-defined]
                 except ValueError as exc:
                     raise MarketError(404, f"{market}: {exc}") from None
+            if venue == COINBASE:
+                self._add_coinbase_product(market.symbol)
+                log.info("%s: started at runtime", market)
+                return symbol
             try:
                 instrument = await self._instrument(venue, market.symbol)
             except ParseError as exc:
@@ -243,7 +260,11 @@ class Runtime:
             symbol = market.key
             if symbol not in self.engines:
                 raise MarketError(404, f"{market} is not running")
-            await self.feeds[market.venue].remove_symbol(market.symbol)
+            feed = self.feeds[market.venue]
+            if isinstance(feed, CoinbaseFeed):
+                feed.remove_product(market.symbol)
+            else:
+                await feed.remove_symbol(market.symbol)
             task = self._engine_tasks.pop(symbol, None)
             if task is not None:
                 task.cancel()

@@ -136,6 +136,22 @@ class CoinbaseServer:
             session.duplicate_updates += 1
         return len(self.sessions)
 
+    def add_symbol(self, product: str) -> bool:
+        """Start simulating a listed product (``COINBASE_SPECS``); False if it already is,
+        ``ValueError`` when Coinbase (as modelled here) does not list it."""
+        if product in self.sims:
+            return False
+        spec = COINBASE_SPECS.get(product)
+        if spec is None:
+            raise ValueError(f"{product} is not listed; listed: {', '.join(COINBASE_SPECS)}")
+        self.sims[product] = SimulatedSymbol(spec, self.settings.seed, _FLOW_OF.get(product),
+                                             start_ns=self.clock.time_ns())
+        return True
+
+    def remove_symbol(self, product: str) -> bool:
+        """Stop simulating ``product``; subscribers simply get nothing more for it."""
+        return self.sims.pop(product, None) is not None
+
     def malformed_frame(self) -> int:
         """Send every connection a text frame that is not JSON (outside the sequence)."""
         for session in self.sessions:

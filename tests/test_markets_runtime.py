@@ -72,7 +72,7 @@ async def test_bad_market_requests_say_why() -> None:
             cases = [({"market": "BTCUSDT"}, 409, "already running"),
                      ({"market": "NOPEUSDT"}, 404, "not listed"),
                      ({"market": "kraken:XBTUSD"}, 422, "unknown venue"),
-                     ({"market": "coinbase:BTC-USD"}, 409, "set at startup"),
+                     ({"market": "coinbase:DOGE-USD"}, 404, "not listed"),
                      ({"market": "binance-spot:DOGEUSDT"}, 404, "not listed")]
             for body, status, fragment in cases:
                 reply = await http.post("/markets", json=body)
@@ -133,3 +133,19 @@ async def test_a_spot_market_started_at_runtime_opens_its_venue_and_goes_live() 
             assert key not in (await http.get("/health")).json()["symbols"]
             assert rt.feeds["binance-spot"].streams.streams == []
             assert (await http.get("/book/BTCUSDT")).json()["status"] == "live"
+
+
+async def test_a_coinbase_market_started_at_runtime_opens_the_coinbase_venue() -> None:
+    """The first Coinbase market opens the venue: the embedded Coinbase server, and one
+    connection subscribed to heartbeats only, which the product then joins."""
+    async with serve_app(Config(port=0, symbols=("BTCUSDT",))) as served:
+        await served.all_live()
+        rt = served.runtime
+        async with httpx.AsyncClient(base_url=served.http, timeout=30) as http:
+            started = await http.post("/markets", json={"market": "coinbase:BTC-USD"})
+            assert started.status_code == 201, started.text
+            key = started.json()["symbol"]
+            await until(lambda: rt.engines[key].status() == "live", 30, "BTC-USD live")
+            assert rt.engines[key].book.best_bid() is not None
+            assert (await http.delete(f"/markets/{key}")).status_code == 200
+            assert list(rt.engines) == ["BTCUSDT"] and rt.feeds["coinbase"].products == []

@@ -44,8 +44,17 @@ async def test_three_venues_live_offline_and_the_coinbase_book_is_exact() -> Non
             assert listed[CB]["step_size"] == 1e-08
             book = (await http.get(f"/book/{CB}", params={"depth": 3})).json()
             assert book["status"] == "live" and len(book["bids"]) == 3
-            refused = await http.post("/markets", json={"market": "coinbase:ETH-USD"})
-            assert refused.status_code == 409 and "startup" in refused.json()["detail"]
+            # A second product joins the open Coinbase connection, and leaves it again.
+            started = await http.post("/markets", json={"market": "coinbase:eth-usd"})
+            assert started.status_code == 201, started.text
+            eth = started.json()["symbol"]
+            await until(lambda: rt.engines[eth].status() == "live", 20, "ETH-USD live")
+            assert market.status() == "live"  # BTC-USD's book was not disturbed
+            assert (await http.delete(f"/markets/{eth}")).status_code == 200
+            assert eth not in (await http.get("/health")).json()["symbols"]
+            assert "ETH-USD" not in rt.feeds[COINBASE].sync.books
+            unlisted = await http.post("/markets", json={"market": "coinbase:DOGE-USD"})
+            assert unlisted.status_code == 404
         async with websockets.connect(f"{served.ws}/ws/{CB}") as ws:
             json.loads(await asyncio.wait_for(ws.recv(), 10))  # the snapshot
             frames = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(3)]

@@ -60,6 +60,18 @@ class CoinbaseBookSync:
         self._request_rebuild = request_rebuild
         self._observers = dict(observers or {})
 
+    def add_product(self, product: str) -> None:
+        """Keep ``product``'s book from its subscription's snapshot on (a market started at
+        runtime); not live until then."""
+        self.books[product] = L2Book()
+        self._live[product] = False
+
+    def remove_product(self, product: str) -> None:
+        """Forget ``product``: its book, liveness and observer. Late messages are ignored."""
+        self.books.pop(product, None)
+        self._live.pop(product, None)
+        self._observers.pop(product, None)
+
     def observe(self, product: str, observer: BookObserver) -> None:
         """Follow ``product``'s book (features, rolling state) from now on."""
         self._observers[product] = observer
@@ -85,7 +97,7 @@ class CoinbaseBookSync:
         self.stats.frames += 1
         for event in frame.events:
             if event.symbol not in self.books:
-                continue
+                continue  # not (or no longer) one of this connection's products
             if isinstance(event, DepthDiff):
                 self._on_update(event)
             elif isinstance(event, DepthSnapshot):

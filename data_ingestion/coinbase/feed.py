@@ -5,7 +5,9 @@ subscribe message per channel, section 3.1); ``CoinbaseBookSync`` checks the con
 ``sequence_num`` counter and owns the books. When it asks for a product's rebuild the feed
 unsubscribes and re-subscribes that product's level2, which makes Coinbase send a fresh
 snapshot on the same socket (section 3.3). A lost or silent socket is reopened with capped,
-jittered backoff, and the new connection's subscriptions bring new snapshots.
+jittered backoff, and the new connection's subscriptions bring new snapshots. Products can be
+added and removed while it runs (``add_product``/``remove_product``): subscribed or unsubscribed
+on the open connection after the message being read (at worst a heartbeat, a second, later).
 """
 
 from __future__ import annotations
@@ -60,6 +62,28 @@ class CoinbaseFeed:
         self._silence_timeout = silence_timeout_s
         self._open_timeout = open_timeout_s
         self._rebuilds: set[str] = set()
+        self._joins: set[str] = set()  # products to subscribe on the open connection
+        self._leaves: set[str] = set()  # ... and to unsubscribe
+
+    def add_product(self, instrument: Instrument) -> None:
+        """Follow ``instrument``'s product from now on (its book waits for its snapshot)."""
+        product = instrument.symbol
+        self.parser.add_instrument(instrument)
+        self.sync.add_product(product)
+        self.products.append(product)
+        self._leaves.discard(product)
+        self._joins.add(product)
+
+    def remove_product(self, product: str) -> None:
+        """Stop following ``product``: unsubscribed, its book and observer dropped."""
+        if product not in self.products:
+            return
+        self.products.remove(product)
+        self.sync.remove_product(product)
+        self.parser.remove_instrument(product)
+        self._joins.discard(product)
+        self._rebuilds.discard(product)
+        self._leaves.add(product)
 
     def depth_socket(self, product: str) -> None:
         """No ``SupervisedSocket`` here (one connection of its own, counted on the feed)."""
@@ -89,10 +113,14 @@ class CoinbaseFeed:
     async def _serve(self, ws: ClientConnection) -> None:
         self.connects += 1
         self.connected = True
-        self._rebuilds.clear()  # this connection's subscriptions rebuild everything anyway
+        # This connection's subscriptions rebuild everything and cover every product anyway.
+        self._rebuilds.clear()
+        self._joins.clear()
+        self._leaves.clear()
         opened = self._clock.monotonic()
         for channel in CHANNELS:  # one channel per subscribe message (section 3.1)
-            await self._send(ws, "subscribe", channel, self.products)
+            if channel == "heartbeats" or self.products:
+                await self._send(ws, "subscribe", channel, self.products)
         log.info("coinbase: connected to %s, subscribed %s", self.url, ", ".join(self.products))
         while True:
             try:
@@ -108,6 +136,8 @@ class CoinbaseFeed:
             self._on_frame(frame, self._clock.time_ns())  # type: ignore[arg-type]
             if self._rebuilds:
                 await self._resubscribe(ws)
+            if self._joins or self._leaves:
+                await self._change_products(ws)
 
     def _on_frame(self, frame: bytes, receive_ns: int) -> None:
         try:
@@ -133,6 +163,15 @@ class CoinbaseFeed:
         log.info("coinbase: re-subscribing level2 for %s to rebuild", ", ".join(products))
         await self._send(ws, "unsubscribe", "level2", products)
         await self._send(ws, "subscribe", "level2", products)
+
+    async def _change_products(self, ws: ClientConnection) -> None:
+        joins, leaves = sorted(self._joins), sorted(self._leaves)
+        self._joins.clear()
+        self._leaves.clear()
+        for kind, products in (("unsubscribe", leaves), ("subscribe", joins)):
+            if products:
+                for channel in ("level2", "market_trades"):
+                    await self._send(ws, kind, channel, products)
 
     @staticmethod
     async def _send(ws: ClientConnection, kind: str, channel: str, products: list[str]) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 import msgspec
 
 from data_ingestion.coinbase import schemas
+from data_ingestion.known_instruments import KnownInstruments
 from marketdata.events import DepthDiff, DepthSnapshot, Level, MarketEvent, Side, Trade
 from orderbook.instrument import Instrument
 
@@ -36,7 +37,7 @@ class CoinbaseFrame(msgspec.Struct, frozen=True, gc=False):
     events: list[MarketEvent]
 
 
-class CoinbaseParser:
+class CoinbaseParser(KnownInstruments):
     """Decodes Advanced Trade frames for a fixed set of products (unknown products are
     skipped and counted in ``ignored``)."""
 
