@@ -77,7 +77,6 @@ class Runtime:
         self._stack = AsyncExitStack()
         self._tasks: list[asyncio.Task[None]] = []
         self._engine_tasks: dict[str, asyncio.Task[None]] = {}
-        self._rest: BinanceRest | None = None
         self._markets_lock = asyncio.Lock()  # one start/stop at a time
         self.on_engines_ready: list[Callable[[], None]] = []  # run once engines exist
         self._collapsed: set[str] = set()
@@ -132,7 +131,6 @@ class Runtime:
                                        ws_url=endpoints.ws_url, silence_timeout_s=silence)
             else:
                 rest = BinanceRest(endpoints.rest_url, self.clock)
-                self._rest = rest
                 self._stack.push_async_callback(rest.aclose)
                 instruments = await load_instruments(rest, symbols) if symbols else {}
                 feed = BinanceFuturesFeed(rest, endpoints.ws_url, instruments, self.clock,
@@ -225,7 +223,7 @@ class Runtime:
             exchange = self.source.venues[venue].exchange
             if exchange is not None:  # the embedded exchange simulates listed symbols on demand
                 try:
-                    await asyncio.to_thread(exchange.add_symbol, market.symbol)  # type: ignore[attr-defined]
+                    await asyncio.to_thread(exchange.add_symbol, market.symbol)
                 except ValueError as exc:
                     raise MarketError(404, f"{market}: {exc}") from None
             if venue == COINBASE:
@@ -294,7 +292,7 @@ class Runtime:
         endpoints = self.source.venues.get(venue) if self.source is not None else None
         if endpoints is not None and endpoints.exchange is not None \
                 and self.config.source == "sim":
-            await asyncio.to_thread(endpoints.exchange.remove_symbol, symbol)  # type: ignore[attr-defined]
+            await asyncio.to_thread(endpoints.exchange.remove_symbol, symbol)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -1,6 +1,7 @@
-"""Where books come from: the embedded local exchange (simulated or replaying a recording) or
-a real Binance-compatible venue. Either way the same client code connects over real sockets;
-this module only decides the URLs and symbols, and owns the local exchange's thread.
+"""Where books come from: embedded local exchanges (simulated or replaying a recording), one
+per venue, each speaking its venue's protocol on its own port and thread, or the venues
+themselves. Either way the same client code connects over real sockets; this module only decides
+the URLs and markets, and owns the embedded exchanges' threads.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from config import Config, ConfigError
 from data_ingestion.clock import Clock
@@ -21,7 +23,7 @@ class VenueEndpoints:
 
     rest_url: str
     ws_url: str
-    exchange: object | None = None  # the embedded exchange's ExchangeThread for this venue
+    exchange: Any = None  # the embedded exchange's ExchangeThread for this venue, if any
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class SourceEndpoints:
         return self.venues[BINANCE_USDM].ws_url
 
     @property
-    def exchange(self) -> object | None:
+    def exchange(self) -> Any:
         usdm = self.venues.get(BINANCE_USDM)
         return usdm.exchange if usdm is not None else None
 

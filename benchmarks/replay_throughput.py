@@ -7,8 +7,8 @@ so compare the ratio rather than one absolute time):
   features after every diff - the yardstick of the developers' guide (about 1200x real time);
 * ``depthlens``: the production path - ``FuturesParser`` (msgspec, exact integer units),
   ``BookSync`` (every update-id rule), ``L2Book`` (a dict plus a sorted price list per side)
-  and ``SymbolState.on_book_update`` (top-N features and OFI after every diff), plus trades into the rolling state, with all six
-  liquidity-event detectors on (the default);
+  and ``SymbolState.on_book_update`` (top-N features and OFI after every diff), plus trades
+  into the rolling state, with all six liquidity-event detectors on (the default);
 * ``no-detect``: the same with the detectors off, to show what they cost.
 
 Only the streams the live client subscribes to (depth and trades) are timed; bookTicker lines are

@@ -14,7 +14,8 @@ drop from the peak: ``consumed`` (trades explain >= ``consumed_share`` and the p
 ``pulled`` (< ``pulled_share``), ``reduced`` in between, ``resync`` when continuity was lost.
 
 Hot path: one integer comparison per level of the diff (``qty >= floor``, made in C by
-``compress``; the ~1 in 6 levels above the near-touch floor reach Python, for one more on price), floors recomputed when the baseline moves.
+``compress``; the ~1 in 6 levels above the near-touch floor reach Python, for one more on
+price), floors recomputed when the baseline moves.
 Every ``check_every_s`` (0.2 s) of venue time the tracked walls are read from the book, so
 openings and ends are exact to 0.2 s; every ``rescan_every_s`` (and after a snapshot) the band
 is scanned for large levels no diff showed.
