@@ -7,7 +7,7 @@ histograms observed as events flow.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -40,18 +40,23 @@ class Metrics:
             "WebSocket client", ["symbol"], buckets=_LATENCY_BUCKETS, registry=self.registry)
         self.registry.register(_StateCollector(runtime))
         runtime.on_engines_ready.append(self._hook_engines)
+        runtime.on_market_started.append(self._hook_engine)
 
     def _hook_engines(self) -> None:
-        clock = self.runtime.clock
         for symbol, engine in self.runtime.engines.items():
-            to_receive = self.exchange_to_receive.labels(symbol)
-            to_applied = self.receive_to_applied.labels(symbol)
+            self._hook_engine(symbol, engine)
 
-            def observe(diff: DepthDiff, to_receive=to_receive, to_applied=to_applied) -> None:  # type: ignore[no-untyped-def]
-                to_receive.observe(max(0.0, diff.receive_ts_ns / 1e9 - diff.exchange_ts_ms / 1e3))
-                to_applied.observe((clock.time_ns() - diff.receive_ts_ns) / 1e9)
+    def _hook_engine(self, symbol: str, engine: Any) -> None:
+        """Latency histograms of one market (at startup, or when it is started later)."""
+        clock = self.runtime.clock
+        to_receive = self.exchange_to_receive.labels(symbol)
+        to_applied = self.receive_to_applied.labels(symbol)
 
-            engine.after_diff = observe
+        def observe(diff: DepthDiff) -> None:
+            to_receive.observe(max(0.0, diff.receive_ts_ns / 1e9 - diff.exchange_ts_ms / 1e3))
+            to_applied.observe((clock.time_ns() - diff.receive_ts_ns) / 1e9)
+
+        engine.after_diff = observe
 
     def frame_sent(self, symbol: str, tick_ns: int) -> None:
         self.tick_to_sent.labels(symbol).observe(

@@ -79,6 +79,8 @@ class Runtime:
         self._engine_tasks: dict[str, asyncio.Task[None]] = {}
         self._markets_lock = asyncio.Lock()  # one start/stop at a time
         self.on_engines_ready: list[Callable[[], None]] = []  # run once engines exist
+        # (key, engine) of each market started later (metrics hook its latencies)
+        self.on_market_started: list[Callable[[str, Any], None]] = []
         self._collapsed: set[str] = set()
         # Encoded snapshot per symbol, valid until the next frame: the history only changes once
         # a second, so a thousand clients connecting at once cost one encoding, not a thousand.
@@ -228,7 +230,7 @@ class Runtime:
                     raise MarketError(404, f"{market}: {exc}") from None
             if venue == COINBASE:
                 self._add_coinbase_product(market.symbol)
-                log.info("%s: started at runtime", market)
+                self._started(market, symbol)
                 return symbol
             try:
                 instrument = await self._instrument(venue, market.symbol)
@@ -241,8 +243,13 @@ class Runtime:
             engine = self._add_engine(venue, instrument)
             self._engine_tasks[symbol] = self._spawn(engine.run(), f"engine-{symbol}")
             await self.feeds[venue].add_symbol(engine)  # type: ignore[arg-type]
-            log.info("%s: started at runtime", market)
+            self._started(market, symbol)
             return symbol
+
+    def _started(self, market: MarketId, key: str) -> None:
+        for hook in self.on_market_started:
+            hook(key, self.engines[key])
+        log.info("%s: started at runtime", market)
 
     async def _instrument(self, venue: str, symbol: str) -> Instrument:
         """The venue's exchangeInfo for ``symbol`` (ParseError when not listed)."""

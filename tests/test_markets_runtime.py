@@ -44,6 +44,9 @@ async def test_start_a_market_live_equal_to_the_exchange_then_stop_it() -> None:
                 served.exchange.resume()
             health = (await http.get("/health")).json()
             assert health["symbols"]["SOLUSDT"]["state"] == "live"
+            # Its latencies are measured like a market started with the process.
+            metrics = (await http.get("/metrics")).text
+            assert 'depthlens_receive_to_applied_seconds_count{symbol="SOLUSDT"}' in metrics
             listed = {m["market"] for m in (await http.get("/symbols")).json()["symbols"]}
             assert listed == {"binance-usdm:BTCUSDT", "binance-usdm:SOLUSDT"}
             async with websockets.connect(f"{served.ws}/ws/binance-usdm:SOLUSDT") as ws:
