@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from data_ingestion.binance.parser import FuturesParser, instruments_from_exchange_info
 from data_ingestion.binance.rest import BinanceRest, RestError
@@ -38,9 +38,19 @@ def stream_url(ws_url: str, route: str, streams: list[str]) -> str:
 async def load_instruments(rest: BinanceRest, symbols: list[str], attempts: int = 10,
                            delay_s: float = 1.0) -> dict[str, Instrument]:
     """Tick and step sizes from exchangeInfo, retried a bounded number of times."""
+    return await load_with_retries(rest, instruments_from_exchange_info, symbols, attempts,
+                                   delay_s)
+
+
+async def load_with_retries(rest: BinanceRest,
+                            parse: Callable[[bytes, list[str]], dict[str, Instrument]],
+                            symbols: list[str], attempts: int,
+                            delay_s: float) -> dict[str, Instrument]:
+    """``parse`` of the venue's exchangeInfo (``rest.exchange_info``), the request retried a
+    bounded number of times (honouring ``Retry-After``); a ParseError is not retried."""
     for attempt in range(1, attempts + 1):
         try:
-            return instruments_from_exchange_info(await rest.exchange_info(), symbols)
+            return parse(await rest.exchange_info(), symbols)
         except RestError as exc:
             if attempt == attempts:
                 raise

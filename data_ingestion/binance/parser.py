@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 import orjson
@@ -117,8 +118,19 @@ def instruments_from_exchange_info(body: bytes | str, symbols: list[str]) -> dic
 
     Raises ParseError naming any symbol the venue does not list.
     """
+    return {name: Instrument.from_steps(name, tick, step, entry.pricePrecision,
+                                        entry.quantityPrecision)
+            for name, (entry, tick, step) in listed_steps(body, schemas.ExchangeInfo,
+                                                          symbols).items()}
+
+
+def listed_steps(body: bytes | str, info_type: type[Any], symbols: list[str],
+                 ) -> dict[str, tuple[Any, str, str]]:
+    """``symbol -> (its exchangeInfo entry, tickSize, stepSize)`` from an exchangeInfo body
+    decoded as ``info_type`` (each venue's own), for every one of ``symbols``; ParseError when
+    the body is malformed, a symbol is not listed or lacks PRICE_FILTER/LOT_SIZE."""
     try:
-        info = msgspec.json.decode(body, type=schemas.ExchangeInfo)
+        info = msgspec.json.decode(body, type=info_type)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ParseError(f"bad exchangeInfo: {exc}") from None
     listed = {s.symbol: s for s in info.symbols}
@@ -127,13 +139,10 @@ def instruments_from_exchange_info(body: bytes | str, symbols: list[str]) -> dic
         raise ParseError(f"symbols not listed by the venue: {', '.join(missing)}")
     result = {}
     for name in symbols:
-        entry = listed[name]
-        filters = {f.filterType: f for f in entry.filters}
-        tick = filters.get("PRICE_FILTER")
-        step = filters.get("LOT_SIZE")
+        filters = {f.filterType: f for f in listed[name].filters}
+        tick, step = filters.get("PRICE_FILTER"), filters.get("LOT_SIZE")
         if tick is None or tick.tickSize is None or step is None or step.stepSize is None:
             raise ParseError(f"{name}: exchangeInfo lacks PRICE_FILTER.tickSize or "
                              "LOT_SIZE.stepSize")
-        result[name] = Instrument.from_steps(name, tick.tickSize, step.stepSize,
-                                             entry.pricePrecision, entry.quantityPrecision)
+        result[name] = (listed[name], tick.tickSize, step.stepSize)
     return result

@@ -10,12 +10,10 @@ Books follow spot's update-id rules (``SPOT_RULES``): build engines with ``spot_
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from data_ingestion.binance.rest import RestError
+from data_ingestion.binance.feed import load_with_retries
 from data_ingestion.binance_spot.parser import SpotParser, instruments_from_exchange_info
 from data_ingestion.binance_spot.rest import MAX_DEPTH_LIMIT, BinanceSpotRest
 from data_ingestion.clock import Clock
@@ -26,7 +24,6 @@ from data_ingestion.symbol_feed import SymbolFeed
 from orderbook.instrument import Instrument
 from orderbook.sync import SPOT_RULES
 
-log = logging.getLogger(__name__)
 
 SPOT_WS_URL = "wss://stream.binance.com:9443"
 MAX_STREAMS_PER_CONNECTION = 1024  # section 2.2
@@ -55,15 +52,8 @@ async def load_instruments(rest: BinanceSpotRest, symbols: list[str], attempts: 
                            delay_s: float = 1.0) -> dict[str, Instrument]:
     """Tick, step and base precision from spot exchangeInfo, retried a bounded number of
     times."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return instruments_from_exchange_info(await rest.exchange_info(), symbols)
-        except RestError as exc:
-            if attempt == attempts:
-                raise
-            log.warning("spot exchangeInfo failed (%s); retry %d/%d", exc, attempt, attempts)
-            await asyncio.sleep(max(delay_s, exc.retry_after or 0.0))
-    raise AssertionError("unreachable")
+    return await load_with_retries(rest, instruments_from_exchange_info, symbols, attempts,
+                                   delay_s)
 
 
 class BinanceSpotFeed(SymbolFeed):

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 import orjson
 
-from data_ingestion.binance.parser import ParseError
+from data_ingestion.binance.parser import ParseError, listed_steps
 from data_ingestion.binance_spot import schemas
 from data_ingestion.known_instruments import KnownInstruments
 from marketdata.events import BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, Trade
@@ -169,24 +169,11 @@ def instruments_from_exchange_info(body: bytes | str, symbols: list[str]) -> dic
     fail every diff and every snapshot that touches it. Raises ParseError naming any symbol the
     venue does not list.
     """
-    try:
-        info = msgspec.json.decode(body, type=schemas.ExchangeInfo)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ParseError(f"bad exchangeInfo: {exc}") from None
-    listed = {s.symbol: s for s in info.symbols}
-    missing = [s for s in symbols if s not in listed]
-    if missing:
-        raise ParseError(f"symbols not listed by the venue: {', '.join(missing)}")
     result = {}
-    for name in symbols:
-        filters = {f.filterType: f for f in listed[name].filters}
-        tick, step = filters.get("PRICE_FILTER"), filters.get("LOT_SIZE")
-        if tick is None or tick.tickSize is None or step is None or step.stepSize is None:
-            raise ParseError(f"{name}: exchangeInfo lacks PRICE_FILTER.tickSize or "
-                             "LOT_SIZE.stepSize")
+    for name, (entry, tick, step) in listed_steps(body, schemas.ExchangeInfo, symbols).items():
         try:
-            result[name] = Instrument.from_steps(name, tick.tickSize, step.stepSize,
-                                                 qty_precision=listed[name].baseAssetPrecision)
+            result[name] = Instrument.from_steps(name, tick, step,
+                                                 qty_precision=entry.baseAssetPrecision)
         except (PrecisionError, ValueError) as exc:
             raise ParseError(f"{name}: bad tick or step size: {exc}") from None
     return result
