@@ -4,14 +4,16 @@ that has gone silent; a connection is renewed before the venue's 24-hour limit.
 Venue-agnostic: frames are handed, undecoded, to ``on_frame`` with their receive time. Pings are
 answered by the websockets library itself (Binance pings every 3 minutes and drops a client that
 does not pong within 10). The URL may be a callable, read at every connect, so a feed whose
-stream set changes at runtime (``SUBSCRIBE`` sent with ``send``) reconnects to the current set.
+stream set changes at runtime (``SUBSCRIBE`` sent with ``send``) reconnects to the current set;
+``on_open`` runs on every new connection before it is read (venues that subscribe by message,
+such as Coinbase, send their subscriptions there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -31,7 +33,9 @@ class SupervisedSocket:
                  on_state: StateHandler,
                  clock: Clock, silence_timeout_s: float | None = 10.0,
                  max_lifetime_s: float = 23 * 3600.0, backoff: Backoff | None = None,
-                 open_timeout_s: float = 10.0) -> None:
+                 open_timeout_s: float = 10.0,
+                 on_open: Callable[[], Awaitable[None]] | None = None,
+                 max_frame_bytes: int = 2**24) -> None:
         self.name = name
         self._url = url
         self._ws: ClientConnection | None = None
@@ -48,6 +52,8 @@ class SupervisedSocket:
         self._max_lifetime = max_lifetime_s
         self._backoff = backoff or Backoff(base=0.5, cap=30.0)
         self._open_timeout = open_timeout_s
+        self._on_open = on_open
+        self._max_frame_bytes = max_frame_bytes
         self._last_frame = 0.0
 
     @property
@@ -72,7 +78,8 @@ class SupervisedSocket:
         while True:
             try:
                 async with connect(self.url, open_timeout=self._open_timeout, close_timeout=2,
-                                   ping_interval=20, ping_timeout=20, max_size=2**24,
+                                   ping_interval=20, ping_timeout=20,
+                                   max_size=self._max_frame_bytes,
                                    max_queue=256, compression=None) as ws:
                     await self._serve(ws)
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as exc:
@@ -94,6 +101,8 @@ class SupervisedSocket:
         self._ws = ws
         self._set_connected(True)
         log.info("%s: connected to %s", self.name, self.url)
+        if self._on_open is not None:
+            await self._on_open()
         watchdog = asyncio.create_task(self._watch(ws, opened), name=f"{self.name}-watchdog")
         try:
             while True:
