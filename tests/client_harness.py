@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
 from data_ingestion.binance.rest import BinanceRest
-from data_ingestion.binance_spot.feed import BinanceSpotFeed
+from data_ingestion.binance_spot.feed import BinanceSpotFeed, spot_engine
+from data_ingestion.binance_spot.feed import load_instruments as load_spot_instruments
+from data_ingestion.binance_spot.rest import BinanceSpotRest
 from data_ingestion.clock import SystemClock
 from data_ingestion.engine import SymbolEngine
 from local_exchange import LocalExchange
+from marketdata.markets import BINANCE_SPOT, BINANCE_USDM
 from orderbook.sync import SyncState
 
 
@@ -47,13 +50,26 @@ class RunningClient:
 
 
 async def start_client(rest_url: str, ws_url: str, symbols: list[str],
-                       silence_timeout_s: float | None = 3.0) -> RunningClient:
+                       silence_timeout_s: float | None = 3.0,
+                       venue: str = BINANCE_USDM) -> RunningClient:
+    """The client of ``venue`` (binance-usdm or binance-spot), every symbol live."""
     clock = SystemClock()
-    rest = BinanceRest(rest_url, clock)
-    instruments = await load_instruments(rest, symbols)
-    feed = BinanceFuturesFeed(rest, ws_url, instruments, clock, silence_timeout_s,
-                              reconnect_backoff_s=(0.05, 0.5))
-    engines = {s: SymbolEngine(i, feed.fetch_snapshot, clock) for s, i in instruments.items()}
+    backoff = (0.05, 0.5)
+    feed: BinanceFuturesFeed | BinanceSpotFeed
+    rest: BinanceRest
+    if venue == BINANCE_SPOT:
+        rest = spot_rest = BinanceSpotRest(clock, rest_url)
+        instruments = await load_spot_instruments(spot_rest, symbols)
+        feed = BinanceSpotFeed(spot_rest, instruments, clock, ws_url=ws_url,
+                               silence_timeout_s=silence_timeout_s, reconnect_backoff_s=backoff)
+        make_engine = spot_engine
+    else:
+        rest = BinanceRest(rest_url, clock)
+        instruments = await load_instruments(rest, symbols)
+        feed = BinanceFuturesFeed(rest, ws_url, instruments, clock, silence_timeout_s,
+                                  reconnect_backoff_s=backoff)
+        make_engine = SymbolEngine
+    engines = {s: make_engine(i, feed.fetch_snapshot, clock) for s, i in instruments.items()}
     feed.attach(engines.values())
     client = RunningClient(feed, engines, rest)
     client.tasks.append(asyncio.create_task(feed.run()))

@@ -13,12 +13,15 @@ import orjson
 import pytest
 import websockets
 
-from data_ingestion.binance_spot.feed import BinanceSpotFeed, load_instruments, spot_engine
-from data_ingestion.binance_spot.rest import BinanceSpotRest
-from data_ingestion.clock import SystemClock
 from local_exchange import LocalExchange
+from marketdata.markets import BINANCE_SPOT
 from orderbook.sync import SPOT_RULES
-from tests.client_harness import RunningClient, assert_book_equals_exchange, until
+from tests.client_harness import (
+    RunningClient,
+    assert_book_equals_exchange,
+    start_client,
+    until,
+)
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 
@@ -33,18 +36,8 @@ async def exchange() -> AsyncIterator[LocalExchange]:
 
 @pytest.fixture()
 async def client(exchange: LocalExchange) -> AsyncIterator[RunningClient]:
-    clock = SystemClock()
-    rest = BinanceSpotRest(clock, exchange.rest_url)
-    instruments = await load_instruments(rest, SYMBOLS)
-    feed = BinanceSpotFeed(rest, instruments, clock, ws_url=exchange.ws_url,
-                           silence_timeout_s=3.0, reconnect_backoff_s=(0.05, 0.5))
-    engines = {s: spot_engine(i, feed.fetch_snapshot, clock) for s, i in instruments.items()}
-    feed.attach(engines.values())
-    running = RunningClient(feed, engines, rest)
-    running.tasks.append(asyncio.create_task(feed.run()))
-    running.tasks.extend(asyncio.create_task(e.run()) for e in engines.values())
-    for symbol in SYMBOLS:
-        await until(lambda s=symbol: running.live(s), 30, f"{symbol} live")
+    running = await start_client(exchange.rest_url, exchange.ws_url, SYMBOLS,
+                                 venue=BINANCE_SPOT)
     yield running
     await running.stop()
 
