@@ -1,5 +1,6 @@
 """Driving a real recording through the client's own path in tests: parser -> sync machine ->
-an observer (``SymbolState``, or any ``BookObserver``), trades to the observer's ``on_trade``.
+an observer (``SymbolState``, or any ``BookObserver``), trades to the observer's ``on_trade``;
+and replaying one to compare its bookTickers with the rebuilt book (any Binance venue).
 
 ``benchmarks/replay_throughput.py`` keeps its own inline copy of this loop on purpose: it is the
 timed loop, and the yardstick it is compared with is inline too.
@@ -8,16 +9,19 @@ timed loop, and the yardstick it is compared with is inline too.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import orjson
 
 from data_ingestion.binance.parser import FuturesParser
-from marketdata.events import DepthDiff, Trade
-from data_ingestion.recordings import is_snapshot
+from data_ingestion.recordings import is_snapshot, read_lines
+from marketdata.events import BookTicker, DepthDiff, Trade
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from orderbook.observer import BookObserver
-from orderbook.sync import BookSync, SyncState
+from orderbook.sync import FUTURES_RULES, BookSync, SyncRules, SyncState
 
 
 def recording_symbol(lines: Sequence[tuple[int, bytes]]) -> str:
@@ -50,3 +54,48 @@ def drive(lines: Sequence[tuple[int, bytes]], instruments: Mapping[str, Instrume
     assert sync.state is SyncState.LIVE and sync.stats.gaps == 0
     assert first_ms is not None and last_ms is not None
     return first_ms, last_ms
+
+
+@dataclass
+class TickerReplay:
+    """A recording replayed to compare bookTickers with the rebuilt book."""
+
+
+    sync: BookSync
+    compared: int
+    matched: int
+    crossed_after_live: int
+    snapshot_requests: int
+
+
+def replay_book_tickers(paths: Sequence[Path], symbol: str, parser: Any,
+                        rules: SyncRules = FUTURES_RULES) -> TickerReplay:
+    """Replay ``paths`` through ``parser`` (the venue's) and the sync machine under ``rules``;
+    every bookTicker sharing an update id with an applied diff is compared with the book's best
+    levels after that diff."""
+    book = L2Book()
+    requests: list[int] = []
+    sync = BookSync(symbol, book, lambda: requests.append(1), rules=rules)
+    best_at_u: dict[int, tuple[object, object]] = {}
+    tickers: dict[int, BookTicker] = {}
+    crossed = 0
+    for received_ns, raw in read_lines(paths):
+        if is_snapshot(raw):
+            assert requests, "the client asks for a snapshot once diffs are buffered"
+            sync.on_snapshot(parser.parse_snapshot(symbol, raw, received_ns))
+            continue
+        event = parser.parse_stream(raw, received_ns)
+        if type(event) is DepthDiff:
+            sync.on_diff(event)
+            if sync.state is SyncState.LIVE and sync.last_applied_u == event.last_update_id:
+                best_at_u[event.last_update_id] = (book.best_bid(), book.best_ask())
+                crossed += book.is_crossed()
+        elif type(event) is BookTicker:
+            tickers[event.update_id] = event
+    shared = sorted(set(tickers) & set(best_at_u))
+    matched = sum(
+        1 for u in shared
+        if best_at_u[u] == ((tickers[u].bid_price, tickers[u].bid_qty),
+                            (tickers[u].ask_price, tickers[u].ask_qty))
+    )
+    return TickerReplay(sync, len(shared), matched, crossed, len(requests))

@@ -8,40 +8,9 @@ from pathlib import Path
 import pytest
 
 from data_ingestion.binance.parser import FuturesParser
-from marketdata.events import BookTicker, DepthDiff
-from data_ingestion.recordings import is_snapshot, read_lines
-from orderbook.book import L2Book
-from orderbook.sync import BookSync, SyncState
+from orderbook.sync import SyncState
 from tests.conftest import futures_instruments
-
-
-def replay(paths: list[Path], symbol: str) -> tuple[BookSync, int, int]:
-    """Returns the sync machine, bookTickers compared and bookTickers matched."""
-    parser = FuturesParser(futures_instruments())
-    book = L2Book()
-    requests: list[int] = []
-    sync = BookSync(symbol, book, lambda: requests.append(1))
-    best_at_u: dict[int, tuple[object, object]] = {}
-    tickers: dict[int, BookTicker] = {}
-    for received_ns, raw in read_lines(paths):
-        if is_snapshot(raw):
-            assert requests, "the client asks for a snapshot once diffs are buffered"
-            sync.on_snapshot(parser.parse_snapshot(symbol, raw, received_ns))
-            continue
-        event = parser.parse_stream(raw, received_ns)
-        if type(event) is DepthDiff:
-            sync.on_diff(event)
-            if sync.state is SyncState.LIVE and sync.last_applied_u == event.last_update_id:
-                best_at_u[event.last_update_id] = (book.best_bid(), book.best_ask())
-        elif type(event) is BookTicker:
-            tickers[event.update_id] = event
-    shared = sorted(set(tickers) & set(best_at_u))
-    matched = sum(
-        1 for u in shared
-        if best_at_u[u] == ((tickers[u].bid_price, tickers[u].bid_qty),
-                            (tickers[u].ask_price, tickers[u].ask_qty))
-    )
-    return sync, len(shared), matched
+from tests.replay_support import replay_book_tickers
 
 
 @pytest.mark.slow
@@ -51,19 +20,22 @@ def replay(paths: list[Path], symbol: str) -> tuple[BookSync, int, int]:
 ])
 def test_recording_reproduces_every_shared_book_ticker(usdm_dir: Path, files: list[str],
                                                        symbol: str, expected: int) -> None:
-    sync, compared, matched = replay([usdm_dir / f for f in files], symbol)
+    result = replay_book_tickers([usdm_dir / f for f in files], symbol,
+                                 FuturesParser(futures_instruments()))
+    sync = result.sync
     assert sync.state is SyncState.LIVE
     assert sync.stats.gaps == 0 and sync.stats.integrity_errors == 0
-    assert compared == expected
-    assert matched == compared
+    assert result.compared == expected
+    assert result.matched == result.compared
 
 
 @pytest.mark.slow
 def test_split_recording_stays_live_across_files(usdm_dir: Path) -> None:
     paths = [usdm_dir / "hftbacktest_usdm_btcusdt_20240718.gz",
              usdm_dir / "hftbacktest_usdm_btcusdt_20240719.gz"]
-    sync, compared, matched = replay(paths, "BTCUSDT")
+    result = replay_book_tickers(paths, "BTCUSDT", FuturesParser(futures_instruments()))
+    sync = result.sync
     assert sync.state is SyncState.LIVE
     assert sync.stats.gaps == 0
     assert sync.stats.applied > 9000  # 9,022 diffs, minus those before the snapshot
-    assert matched == compared
+    assert result.matched == result.compared

@@ -7,17 +7,17 @@ they are replayed in order as one stream: the book must stay live across the spl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from data_ingestion.binance_spot.parser import SpotParser
 from data_ingestion.recordings import is_snapshot, read_lines
-from marketdata.events import BookTicker, DepthDiff
+from marketdata.events import DepthDiff
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from orderbook.sync import SPOT_RULES, BookSync, SyncState
+from tests.replay_support import replay_book_tickers
 
 SPOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_spot"
 
@@ -33,52 +33,13 @@ def spot_instruments() -> dict[str, Instrument]:
     }
 
 
-@dataclass
-class Replay:
-    sync: BookSync
-    compared: int
-    matched: int
-    crossed_after_live: int
-    snapshot_requests: int
-
-
-def replay(paths: list[Path], symbol: str) -> Replay:
-    parser = SpotParser(spot_instruments())
-    book = L2Book()
-    requests: list[int] = []
-    sync = BookSync(symbol, book, lambda: requests.append(1), rules=SPOT_RULES)
-    best_at_u: dict[int, tuple[object, object]] = {}
-    tickers: dict[int, BookTicker] = {}
-    crossed = 0
-    for received_ns, raw in read_lines(paths):
-        if is_snapshot(raw):
-            assert requests, "the client asks for a snapshot once diffs are buffered"
-            sync.on_snapshot(parser.parse_snapshot(symbol, raw, received_ns))
-            continue
-        event = parser.parse_stream(raw, received_ns)
-        if type(event) is DepthDiff:
-            sync.on_diff(event)
-            if sync.state is SyncState.LIVE and sync.last_applied_u == event.last_update_id:
-                best_at_u[event.last_update_id] = (book.best_bid(), book.best_ask())
-                crossed += book.is_crossed()
-        elif type(event) is BookTicker:
-            tickers[event.update_id] = event
-    shared = sorted(set(tickers) & set(best_at_u))
-    matched = sum(
-        1 for u in shared
-        if best_at_u[u] == ((tickers[u].bid_price, tickers[u].bid_qty),
-                            (tickers[u].ask_price, tickers[u].ask_qty))
-    )
-    return Replay(sync, len(shared), matched, crossed, len(requests))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("symbol, expected", [("BTCUSDT", 1072), ("ETHUSDT", 1056)])
 def test_spot_recording_reproduces_every_shared_book_ticker(symbol: str, expected: int) -> None:
     paths = [SPOT / f"hftbacktest_spot_{symbol.lower()}_2024080{day}.gz" for day in (8, 9)]
     if not all(p.is_file() for p in paths):
         pytest.fail(f"real spot recordings not found under {SPOT}")
-    result = replay(paths, symbol)
+    result = replay_book_tickers(paths, symbol, SpotParser(spot_instruments()), SPOT_RULES)
     sync = result.sync
     assert sync.state is SyncState.LIVE
     assert sync.stats.snapshots_loaded == 1 and result.snapshot_requests == 1
