@@ -19,8 +19,10 @@ from insights import PROFILES, Profile, RuleBook, RulesError, default_rules, loa
 from local_exchange.scenarios import Scenario, ScenarioError, load_scenarios
 from marketdata.markets import WIRED_VENUES, MarketId, MarketIdError
 
-Source = Literal["sim", "binance", "replay"]
-SOURCES: tuple[Source, ...] = ("sim", "binance", "replay")
+Source = Literal["sim", "live", "replay"]
+SOURCES: tuple[Source, ...] = ("sim", "live", "replay")
+# The name --source live had while USDT-M was its only venue; still accepted.
+_SOURCE_ALIASES: dict[str, Source] = {"binance": "live"}
 ENV_PREFIX = "DEPTHLENS_"
 
 
@@ -32,7 +34,7 @@ class ConfigError(ValueError):
 class Config:
     source: Source = "sim"
     # Empty: the source's own default (api/sources.py: the offline three-venue set for sim,
-    # BTCUSDT,ETHUSDT for binance, the recording's symbols for replay).
+    # BTCUSDT,ETHUSDT for live, the recording's symbols for replay).
     symbols: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8000
@@ -41,6 +43,7 @@ class Config:
     binance_spot_rest_url: str = "https://api.binance.com"
     binance_spot_ws_url: str = "wss://stream.binance.com:9443"
     coinbase_ws_url: str = "wss://advanced-trade-ws.coinbase.com"
+    coinbase_rest_url: str = "https://api.coinbase.com"
     replay_files: tuple[Path, ...] = ()
     speed: float = 1.0
     log_level: str = "INFO"
@@ -134,6 +137,7 @@ def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def _source(text: str) -> Source:
+    text = _SOURCE_ALIASES.get(text, text)
     if text not in SOURCES:
         raise ConfigError(f"{text!r} is not one of {', '.join(SOURCES)}")
     return text  # type: ignore[return-value]
@@ -154,8 +158,9 @@ def _log_level(text: str) -> str:
 
 # flag name -> (parser, help). The environment variable is DEPTHLENS_<FLAG_IN_CAPS>.
 _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
-    "source": (_source, "where books come from: sim (embedded local exchange, offline), "
-               "binance (live or any Binance-compatible server), replay (recorded files)"),
+    "source": (_source, "where books come from: sim (embedded local exchanges, offline), "
+               "live (the venues, or any servers speaking their protocols, at the URLs "
+               "below; 'binance' is its older name), replay (recorded files)"),
     "symbols": (_symbols, "comma-separated markets: venue:symbol or a bare USDT-M symbol "
                          "(BTCUSDT = binance-usdm:BTCUSDT)"),
     "host": (str, "address the API and dashboard bind to"),
@@ -168,6 +173,8 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
                             "(combined streams at /stream)"),
     "coinbase-ws-url": (_url(("ws", "wss")), "Coinbase Advanced Trade WebSocket URL (level2, "
                         "market_trades, heartbeats; public books need no REST)"),
+    "coinbase-rest-url": (_url(("http", "https")), "Coinbase Advanced Trade REST base URL, "
+                          "read once per market for its increments (public products list)"),
     "speed": (_positive_float, "replay speed, times real time"),
     "log-level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "top-n": (_int_between(1, 1000), "levels per side used by the features"),
@@ -264,6 +271,6 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
         raise ConfigError("--source replay needs --replay FILE...")
     if config.replay_files and config.source != "replay":
         raise ConfigError("--replay is only used with --source replay")
-    if config.scenarios and config.source == "binance":
+    if config.scenarios and config.source == "live":
         raise ConfigError("--scenarios needs the embedded exchange (--source sim or replay)")
     return config

@@ -41,6 +41,7 @@ class Metrics:
         self.registry.register(_StateCollector(runtime))
         runtime.on_engines_ready.append(self._hook_engines)
         runtime.on_market_started.append(self._hook_engine)
+        runtime.on_market_stopped.append(self._forget)
 
     def _hook_engines(self) -> None:
         for symbol, engine in self.runtime.engines.items():
@@ -57,6 +58,15 @@ class Metrics:
             to_applied.observe((clock.time_ns() - diff.receive_ts_ns) / 1e9)
 
         engine.after_diff = observe
+
+    def _forget(self, symbol: str) -> None:
+        """A stopped market's series go with it: /metrics lists running markets only, and a
+        market started and stopped many times leaves nothing behind."""
+        for histogram in (self.exchange_to_receive, self.receive_to_applied, self.tick_to_sent):
+            try:
+                histogram.remove(symbol)
+            except KeyError:
+                pass  # never observed (no viewer, say)
 
     def frame_sent(self, symbol: str, tick_ns: int) -> None:
         self.tick_to_sent.labels(symbol).observe(

@@ -34,6 +34,8 @@ from data_ingestion.binance_spot.rest import BinanceSpotRest
 from data_ingestion.clock import Clock, SystemClock
 from data_ingestion.coinbase.feed import CoinbaseFeed
 from data_ingestion.coinbase.market import CoinbaseMarket
+from data_ingestion.coinbase.parser import ParseError as CoinbaseParseError
+from data_ingestion.coinbase.rest import CoinbaseRest, CoinbaseRestError, load_products
 from data_ingestion.engine import SymbolEngine
 from marketdata.markets import (
     BINANCE_SPOT,
@@ -72,6 +74,7 @@ class Runtime:
         self.feed: BinanceFuturesFeed | None = None  # USDT-M's (markets start at runtime there)
         self.feeds: dict[str, BinanceFuturesFeed | BinanceSpotFeed | CoinbaseFeed] = {}
         self._venue_of: dict[str, str] = {}  # market key -> venue
+        self._coinbase_rest: CoinbaseRest | None = None  # the products list, for new markets
         self.frame_clock = FrameClock(self.clock, self._on_tick)
         self.source: SourceEndpoints | None = None
         self._stack = AsyncExitStack()
@@ -81,6 +84,7 @@ class Runtime:
         self.on_engines_ready: list[Callable[[], None]] = []  # run once engines exist
         # (key, engine) of each market started later (metrics hook its latencies)
         self.on_market_started: list[Callable[[str, Any], None]] = []
+        self.on_market_stopped: list[Callable[[str], None]] = []  # e.g. drop its metric series
         self._collapsed: set[str] = set()
         # Encoded snapshot per symbol, valid until the next frame: the history only changes once
         # a second, so a thousand clients connecting at once cost one encoding, not a thousand.
@@ -122,7 +126,7 @@ class Runtime:
         silence = None if config.source == "replay" else config.silence_timeout_s
         feed: BinanceFuturesFeed | BinanceSpotFeed | CoinbaseFeed
         if venue == COINBASE:
-            self._start_coinbase(endpoints, symbols)
+            await self._start_coinbase(endpoints, symbols, silence)
             return
         try:
             if venue == BINANCE_SPOT:
@@ -146,23 +150,30 @@ class Runtime:
         engines = [self._add_engine(venue, instrument) for instrument in instruments.values()]
         feed.attach(engines)
 
-    def _start_coinbase(self, endpoints: VenueEndpoints, products: list[str]) -> None:
+    async def _start_coinbase(self, endpoints: VenueEndpoints, products: list[str],
+                              silence: float | None) -> None:
         """Coinbase: one connection owns every product's book (``CoinbaseFeed``); each product
-        is served through a ``CoinbaseMarket`` facade. Increments come from the embedded
-        exchange's listing (offline only, see ``check_source``)."""
-        from local_exchange.coinbase_server import COINBASE_SPECS
-
-        instruments = {p: COINBASE_SPECS[p].instrument for p in products}
+        is served through a ``CoinbaseMarket`` facade. Increments come from the venue's public
+        products list."""
+        rest = CoinbaseRest(endpoints.rest_url)
+        self._stack.push_async_callback(rest.aclose)
+        try:
+            instruments = await load_products(rest, products)
+        except (CoinbaseRestError, CoinbaseParseError) as exc:
+            log.error("cannot start: the Coinbase products list from %s failed: %s",
+                      endpoints.rest_url, exc)
+            raise
+        self._coinbase_rest = rest
         self.feeds[COINBASE] = CoinbaseFeed(endpoints.ws_url, instruments, self.clock,
-                                            silence_timeout_s=self.config.silence_timeout_s)
+                                            silence_timeout_s=silence)
         for instrument in instruments.values():
             self._add_coinbase_market(instrument)
 
-    def _add_coinbase_product(self, product: str) -> None:
-        """A Coinbase market started at runtime: subscribed on the open connection."""
-        from local_exchange.coinbase_server import COINBASE_SPECS
-
-        instrument = COINBASE_SPECS[product].instrument  # listed: add_symbol checked it
+    async def _add_coinbase_product(self, product: str) -> None:
+        """A Coinbase market started at runtime: checked against the products list, then
+        subscribed on the open connection."""
+        assert self._coinbase_rest is not None
+        instrument = (await load_products(self._coinbase_rest, [product], attempts=1))[product]
         feed = self.feeds[COINBASE]
         assert isinstance(feed, CoinbaseFeed)
         feed.add_product(instrument)
@@ -215,8 +226,6 @@ class Runtime:
             if self.config.source == "replay":
                 raise MarketError(409, "a replay serves its recording's symbols only")
             venue = market.venue
-            if venue == COINBASE and self.config.source != "sim":
-                raise MarketError(409, "Coinbase markets run offline only in this build")
             if venue not in self.feeds:  # the first market of this venue: open the venue
                 endpoints = await open_venue(self.config, self.clock, venue, [], self._stack)
                 self.source.venues[venue] = endpoints
@@ -228,18 +237,18 @@ class Runtime:
                     await asyncio.to_thread(exchange.add_symbol, market.symbol)
                 except ValueError as exc:
                     raise MarketError(404, f"{market}: {exc}") from None
-            if venue == COINBASE:
-                self._add_coinbase_product(market.symbol)
-                self._started(market, symbol)
-                return symbol
             try:
+                if venue == COINBASE:
+                    await self._add_coinbase_product(market.symbol)
+                    self._started(market, symbol)
+                    return symbol
                 instrument = await self._instrument(venue, market.symbol)
-            except ParseError as exc:
+            except (ParseError, CoinbaseParseError) as exc:
                 await self._release_simulation(venue, market.symbol)
                 raise MarketError(404, f"{market} is not listed by the venue: {exc}") from None
-            except RestError as exc:
+            except (RestError, CoinbaseRestError) as exc:
                 await self._release_simulation(venue, market.symbol)
-                raise MarketError(503, f"exchangeInfo failed: {exc}") from None
+                raise MarketError(503, f"the venue's instrument list failed: {exc}") from None
             engine = self._add_engine(venue, instrument)
             self._engine_tasks[symbol] = self._spawn(engine.run(), f"engine-{symbol}")
             await self.feeds[venue].add_symbol(engine)  # type: ignore[arg-type]
@@ -281,6 +290,8 @@ class Runtime:
             self._snapshot_cache.pop(symbol, None)
             self._collapsed.discard(symbol)
             self.hub.close(symbol)
+            for hook in self.on_market_stopped:
+                hook(symbol)
             await self._release_simulation(market.venue, market.symbol)
             log.info("%s: stopped at runtime", market)
             return symbol

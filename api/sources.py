@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from config import Config, ConfigError
@@ -62,19 +63,44 @@ SIM_DEFAULT_MARKETS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "binance-spot
 LIVE_DEFAULT_MARKETS = ("BTCUSDT", "ETHUSDT")
 
 
+def replay_files_by_venue(files: tuple[Path, ...]) -> dict[str, list[Path]]:
+    """Recordings grouped by the venue that produced them: a Coinbase Advanced Trade capture
+    (cryptofeed ``.jsonl.zst``) or hftbacktest files, USDT-M or Spot by their content."""
+    from local_exchange.recording import group_recordings, recording_venue
+
+    grouped: dict[str, list[Path]] = {}
+    binance = [f for f in files if not f.name.endswith(".jsonl.zst")]
+    for recording in group_recordings(binance):
+        grouped.setdefault(recording_venue(recording), []).extend(recording.files)
+    captures = [f for f in files if f.name.endswith(".jsonl.zst")]
+    if len(captures) > 1:
+        raise ValueError("one Coinbase capture per replay")
+    if captures:
+        grouped[COINBASE] = captures
+    return grouped
+
+
+def recorded_markets(files: tuple[Path, ...]) -> tuple[str, ...]:
+    """The market keys a replay of ``files`` serves."""
+    from local_exchange.coinbase_replay import captured_products
+    from local_exchange.recording import group_recordings
+
+    keys: list[str] = []
+    for venue, paths in replay_files_by_venue(files).items():
+        symbols = (captured_products(paths[0]) if venue == COINBASE
+                   else [r.symbol for r in group_recordings(paths)])
+        keys.extend(MarketId(venue, symbol).key for symbol in symbols)
+    return tuple(keys)
+
+
 def check_source(config: Config) -> tuple[str, ...]:
     """The markets this source will serve; ConfigError when the source cannot serve them.
 
     Cheap and synchronous, so ``main.py`` can report a bad combination as a one-line error
     before anything starts.
     """
-    if config.source == "binance":
-        symbols = config.symbols or LIVE_DEFAULT_MARKETS
-        if COINBASE in markets_by_venue(symbols):
-            raise ConfigError("--symbols: Coinbase markets run offline only in this build (the "
-                              "live feed needs the products endpoint for increments, not yet "
-                              "wired); use --source sim")
-        return symbols
+    if config.source == "live":
+        return config.symbols or LIVE_DEFAULT_MARKETS
     grouped = markets_by_venue(config.symbols)
     if config.source == "sim":
         if not config.symbols:
@@ -89,13 +115,9 @@ def check_source(config: Config) -> tuple[str, ...]:
                 raise ConfigError(f"--symbols: the simulator models {venue} "
                                   f"{', '.join(listed)}, not {', '.join(unknown)}")
         return config.symbols
-    if set(grouped) - {BINANCE_USDM}:
-        raise ConfigError("--symbols: a replay serves USDT-M recordings only")
-    from local_exchange.recording import group_recordings
-
     try:
-        recorded = tuple(r.symbol for r in group_recordings(config.replay_files))
-    except (OSError, ValueError, KeyError) as exc:
+        recorded = recorded_markets(config.replay_files)
+    except (OSError, ValueError, KeyError, LookupError) as exc:
         raise ConfigError(f"--replay: cannot read the recording: {exc}") from None
     if not config.symbols:
         return recorded
@@ -124,26 +146,29 @@ async def open_venue(config: Config, clock: Clock, venue: str, symbols: list[str
                      stack: AsyncExitStack) -> VenueEndpoints:
     """One venue's endpoints; an embedded exchange (stopped by ``stack``) unless the source is
     the venue itself. Also used when a market of a venue not open yet is started."""
-    if config.source == "binance":
+    if config.source == "live":
         if venue == COINBASE:
-            return VenueEndpoints("", config.coinbase_ws_url)
+            return VenueEndpoints(config.coinbase_rest_url, config.coinbase_ws_url)
         if venue == BINANCE_SPOT:
             return VenueEndpoints(config.binance_spot_rest_url, config.binance_spot_ws_url)
         return VenueEndpoints(config.binance_rest_url, config.binance_ws_url)
     from local_exchange import LocalExchange
+    from local_exchange.coinbase_replay import CoinbaseReplay
     from local_exchange.coinbase_server import COINBASE_SPECS, CoinbaseServer
     from local_exchange.threaded import ExchangeThread
 
+    recorded = (replay_files_by_venue(config.replay_files).get(venue, [])
+                if config.source == "replay" else [])
     if venue == COINBASE:
-        server = CoinbaseServer({p: COINBASE_SPECS[p] for p in symbols})
+        server = (CoinbaseServer(replay=CoinbaseReplay(recorded[0], config.speed)) if recorded
+                  else CoinbaseServer({p: COINBASE_SPECS[p] for p in symbols}))
         thread = await asyncio.to_thread(ExchangeThread(server).start)  # type: ignore[arg-type]
         stack.push_async_callback(asyncio.to_thread, thread.stop)
-        return VenueEndpoints("", server.url, thread)
-    if venue == BINANCE_SPOT:
-        exchange = LocalExchange(symbols, clock=clock.time_ns, dialect="binance-spot")
-    else:
-        exchange = LocalExchange(symbols, clock=clock.time_ns, replay_files=config.replay_files,
-                                 speed=config.speed, scenarios=config.scenarios)
+        return VenueEndpoints(server.rest_url, server.url, thread)
+    dialect = "binance-spot" if venue == BINANCE_SPOT else "binance-usdm"
+    exchange = LocalExchange(symbols, clock=clock.time_ns, replay_files=recorded,
+                             speed=config.speed, dialect=dialect,
+                             scenarios=config.scenarios if venue == BINANCE_USDM else ())
     # Its own loop in its own thread: a busy API loop must not stall the exchange's clock.
     thread = await asyncio.to_thread(exchange.run_in_thread)
     stack.push_async_callback(asyncio.to_thread, thread.stop)

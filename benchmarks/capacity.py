@@ -6,7 +6,7 @@ trades a second; bookTicker lines dropped, as the client never subscribes to the
 CAP000USDT, CAP001USDT, ... and replayed at real speed by the local exchange in a separate
 process (its own core: ``--serve``), so it does not share the client's. The client is the whole
 depthlens runtime (REST snapshots, sockets, sync, features, the six detectors, one-second
-frames) in this process, pointed at it as at Binance (``--source binance``).
+frames) in this process, pointed at it as at Binance (``--source live``).
 
 For each market count: start the exchange, start the runtime, wait until every book is live,
 then measure for ``--seconds``. Event-to-frame latency has two parts, both measured: how long a
@@ -99,7 +99,7 @@ async def measure(count: int, seconds: float) -> dict[str, float]:
                     pass
                 await asyncio.sleep(0.1)
         symbols = tuple(clone_name(i) for i in range(count))
-        config = Config(source="binance", symbols=symbols, binance_rest_url=base,
+        config = Config(source="live", symbols=symbols, binance_rest_url=base,
                         binance_ws_url=f"ws://127.0.0.1:{port}", snapshot_limit=100)
         runtime = Runtime(config)
         await runtime.start()

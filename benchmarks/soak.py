@@ -69,7 +69,7 @@ async def main_async(minutes: float) -> None:
     logging.basicConfig(level=logging.ERROR)
     venue = LocalExchange(["BTCUSDT", "ETHUSDT"], seed=5, publish_interval_ms=20).run_in_thread()
     url = f"127.0.0.1:{venue.exchange.port}"
-    config = Config(source="binance", binance_rest_url=f"http://{url}",
+    config = Config(source="live", binance_rest_url=f"http://{url}",
                     binance_ws_url=f"ws://{url}", port=0, log_level="ERROR")
     app = create_app(config, with_dashboard=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))

@@ -7,13 +7,22 @@ tick costs one encode, not one per subscriber. Shapes follow sections 3.2-3.4.
 
 from __future__ import annotations
 
+import http
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+from websockets.datastructures import Headers
+from websockets.http11 import Response
 
 from orderbook.instrument import Instrument
+
+if TYPE_CHECKING:
+    from local_exchange.instruments import SymbolSpec
+    from local_exchange.snapshot import Snapshot
+
+PRODUCTS_PATH = "/api/v3/brokerage/market/products"
 
 Level = tuple[int, int]
 TextLevel = tuple[str, str] | list[str]  # (price, size) as the wire carries them
@@ -67,3 +76,35 @@ def subscriptions_events(subscriptions: dict[str, list[str]]) -> bytes:
 
 def error(message: str) -> bytes:
     return orjson.dumps({"type": "error", "message": message})
+
+
+def product_entry(spec: SymbolSpec, book: Snapshot) -> dict[str, Any]:
+    """One product of the public products list, in Coinbase's field names (the ones clients
+    read: increments, sizes, status, currencies); ``price`` is the book's mid."""
+    base, quote = spec.symbol.split("-", 1)
+    prices = spec.instrument.prices
+    mid = (book.bids[0][0] + book.asks[0][0]) // 2 if book.bids and book.asks else None
+    return {"product_id": spec.symbol, "price": prices.format(mid) if mid else spec.start_price,
+            "base_increment": spec.step_size, "quote_increment": spec.tick_size,
+            "price_increment": spec.tick_size, "base_min_size": spec.step_size,
+            "base_max_size": "100000000", "quote_min_size": "1",
+            "quote_max_size": "150000000", "status": "online", "trading_disabled": False,
+            "cancel_only": False, "limit_only": False, "post_only": False,
+            "auction_mode": False, "is_disabled": False, "product_type": "SPOT",
+            "base_currency_id": base, "quote_currency_id": quote,
+            "base_display_symbol": base, "quote_display_symbol": quote,
+            "display_name": spec.symbol, "product_venue": "CBE"}
+
+
+def products_body(products: list[dict[str, Any]], wanted: list[str] | None) -> dict[str, Any]:
+    """``GET /api/v3/brokerage/market/products``; ``product_ids`` narrows the list."""
+    if wanted:
+        products = [p for p in products if p["product_id"] in wanted]
+    return {"products": products, "num_products": len(products)}
+
+
+def http_json(status: int, body: Any) -> Response:
+    data = orjson.dumps(body)
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data))),
+                       ("Connection", "close")])
+    return Response(status, http.HTTPStatus(status).phrase, headers, data)

@@ -11,7 +11,13 @@ skipped), a duplicated update, a dropped connection.
 Protocol as in exchange-protocols.md section 3: subscribe within 5 s, one channel per message,
 the ``subscriptions`` reply, a ``snapshot`` per product on subscribing to level2, one
 ``sequence_num`` counter per connection across all channels, ``{"type":"error"}`` for bad
-requests. Start it alone with ``python -m local_exchange.coinbase_server --port 8765``.
+requests. Plain HTTP on the same port answers the public products list
+(``GET /api/v3/brokerage/market/products``), where clients read each product's increments.
+
+Given a ``CoinbaseReplay`` it serves a real capture instead of simulating (``coinbase_replay``):
+the capture's products only, its updates and trades on the captured timeline from the first
+level2 subscription on. Start it alone with ``python -m local_exchange.coinbase_server --port
+8765 [--replay CAPTURE.jsonl.zst --speed 1]``.
 """
 
 from __future__ import annotations
@@ -23,26 +29,39 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from urllib.parse import parse_qs, urlsplit
+
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from data_ingestion.clock import Clock, SystemClock
 from local_exchange import coinbase_messages as msgs
+from local_exchange.coinbase_replay import CoinbaseReplay
 from local_exchange.coinbase_session import CHANNELS, CoinbaseSession
 from local_exchange.instruments import SymbolSpec
-from local_exchange.market_model import DEFAULT_FLOW, SimulatedSymbol
+from local_exchange.market_model import COINBASE_FLOW, DEFAULT_FLOW, SimulatedSymbol
 from local_exchange.publisher import TickOutput
 from local_exchange.snapshot import Snapshot
+from orderbook.instrument import Instrument
 
 log = logging.getLogger(__name__)
 
-# Coinbase's increments (GET /api/v3/brokerage/market/products) and the capture's prices.
+# Coinbase's increments (GET /api/v3/brokerage/market/products) and prices, as the 2026
+# capture's products response lists them. BNB is left out: the issue's model of Coinbase has
+# it unlisted, which also shows how an asset missing on one venue looks.
 COINBASE_SPECS: dict[str, SymbolSpec] = {
     "BTC-USD": SymbolSpec.make("BTC-USD", "0.01", "0.00000001", 2, 8, "65083.66"),
     "ETH-USD": SymbolSpec.make("ETH-USD", "0.01", "0.00000001", 2, 8, "1919.44"),
+    "SOL-USD": SymbolSpec.make("SOL-USD", "0.01", "0.00000001", 2, 8, "77.12"),
+    "XRP-USD": SymbolSpec.make("XRP-USD", "0.0001", "0.000001", 4, 6, "1.0411"),
+    "DOGE-USD": SymbolSpec.make("DOGE-USD", "0.00001", "0.1", 5, 1, "0.07040"),
 }
-_FLOW_OF = {"BTC-USD": DEFAULT_FLOW["BTCUSDT"], "ETH-USD": DEFAULT_FLOW["ETHUSDT"]}
+# BTC and ETH calibrated to the Coinbase capture (scripts/feed_stats.py --venue coinbase); the
+# thinner ones use the futures flows of the same assets, whose ticks are Coinbase's.
+_FLOW_OF = {"SOL-USD": DEFAULT_FLOW["SOLUSDT"], "XRP-USD": DEFAULT_FLOW["XRPUSDT"],
+            "DOGE-USD": DEFAULT_FLOW["DOGEUSDT"], **COINBASE_FLOW}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +78,48 @@ class CoinbaseServer:
 
     def __init__(self, products: Mapping[str, SymbolSpec] | None = None,
                  settings: CoinbaseServerSettings | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, replay: CoinbaseReplay | None = None) -> None:
+        """Simulates ``products`` (default: every listed one), or, given ``replay``, serves
+        that capture's products and nothing else."""
         self.settings = settings or CoinbaseServerSettings()
         self.clock = clock or SystemClock()
+        self.replay = replay
         start_ns = self.clock.time_ns()
-        self.sims = {name: SimulatedSymbol(spec, self.settings.seed, _FLOW_OF.get(name),
-                                           start_ns=start_ns)
-                     for name, spec in (products or COINBASE_SPECS).items()}
+        self.sims = {} if replay else {
+            name: SimulatedSymbol(spec, self.settings.seed, _FLOW_OF.get(name),
+                                  start_ns=start_ns)
+            for name, spec in (products or COINBASE_SPECS).items()}
         self.sessions: set[CoinbaseSession] = set()
         self.paused = False
         self.connections = 0
         self.heartbeat_counter = 0
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._running = asyncio.Event()  # the replay clock runs while set
+        self._running.set()
+        self._book_subscriber = asyncio.Event()  # a replay starts with its first subscriber
 
-    is_replay = False  # for ExchangeThread, which runs it on its own loop and thread
+    @property
+    def is_replay(self) -> bool:  # for ExchangeThread, which runs it on its own loop and thread
+        return self.replay is not None
+
+    async def wait_finished(self) -> None:
+        if self.replay is None:
+            raise RuntimeError("not a replay")
+        await self.replay.finished.wait()
+
+    def listed(self) -> dict[str, Instrument]:
+        """The products served: those simulated, or the capture's."""
+        if self.replay is not None:
+            return self.replay.instruments
+        return {p: sim.spec.instrument for p, sim in self.sims.items()}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._server = await serve(self._handle, host, port, compression=None, max_size=2**16)
-        self._tasks = [asyncio.create_task(self._run_books(), name="coinbase-books"),
+        self._server = await serve(self._handle, host, port, compression=None, max_size=2**16,
+                                   process_request=self._process_request)
+        books = self._run_replay() if self.replay is not None else self._run_books()
+        self._tasks = [asyncio.create_task(books, name="coinbase-books"),
                        asyncio.create_task(self._run_heartbeats(), name="coinbase-heartbeats")]
         return self.port
 
@@ -105,18 +146,27 @@ class CoinbaseServer:
         return f"ws://127.0.0.1:{self.port}"
 
     ws_url = url
-    rest_url = ""  # Coinbase's public books need no REST
+
+    @property
+    def rest_url(self) -> str:
+        """The products endpoint's base (the same port: plain HTTP GETs are answered there)."""
+        return f"http://127.0.0.1:{self.port}"
 
     # ------------------------------------------------------------- control, faults
     def pause(self) -> None:
-        """Stop the order flow: books hold still, only heartbeats are sent."""
+        """Stop the order flow (or the replay clock): books hold still, only heartbeats are
+        sent."""
         self.paused = True
+        self._running.clear()
 
     def resume(self) -> None:
         self.paused = False
+        self._running.set()
 
     def book(self, product: str) -> Snapshot:
         """The book exactly as published so far (bids and asks best first, integer units)."""
+        if self.replay is not None:
+            return self.replay.book(product)
         return self.sims[product].publisher.published_book()
 
     def last_sequence(self) -> int | None:
@@ -139,6 +189,9 @@ class CoinbaseServer:
     def add_symbol(self, product: str) -> bool:
         """Start simulating a listed product (``COINBASE_SPECS``); False if it already is,
         ``ValueError`` when Coinbase (as modelled here) does not list it."""
+        if self.replay is not None:
+            raise ValueError(f"a replay serves its capture's products only "
+                             f"({', '.join(self.replay.instruments)})")
         if product in self.sims:
             return False
         spec = COINBASE_SPECS.get(product)
@@ -204,8 +257,11 @@ class CoinbaseServer:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             session.send_raw(msgs.error("malformed request"))
             return
-        unknown = [p for p in products if p not in self.sims]
-        if kind not in ("subscribe", "unsubscribe") or channel not in CHANNELS or unknown:
+        listed = self.listed()
+        unknown = [p for p in products if p not in listed]
+        # Leaving a product that is gone (delisted, or removed here) is not an error.
+        if (kind not in ("subscribe", "unsubscribe") or channel not in CHANNELS
+                or (unknown and kind == "subscribe")):
             session.send_raw(msgs.error(f"cannot {kind} {channel} {unknown or ''}".strip()))
             return
         now = self.clock.time_ns()
@@ -215,6 +271,8 @@ class CoinbaseServer:
             return
         session.subscribed.set()
         added = self._subscribe(session, channel, products)
+        if channel == "level2" and added:
+            self._book_subscriber.set()
         session.send("subscriptions", now, msgs.subscriptions_events(session.subscriptions()))
         self._send_initial(session, channel, added, now)
 
@@ -246,12 +304,19 @@ class CoinbaseServer:
             return
         for product in added:
             book = self.book(product)
-            instrument = self.sims[product].spec.instrument
+            instrument = self.listed()[product]
             session.send("l2_data", now, msgs.l2_events(
                 "snapshot", product, msgs.text_levels(instrument, book.bids),
                 msgs.text_levels(instrument, book.asks), book.transaction_ms * 1_000_000 or now))
 
     # ------------------------------------------------------------------ publishing
+    async def _run_replay(self) -> None:
+        """Replays wait for the first level2 subscriber, so a client that takes a while to
+        start misses none of the capture (it would otherwise get a later snapshot)."""
+        assert self.replay is not None
+        await self._book_subscriber.wait()
+        await self.replay.run(self._publish_l2, self._publish_trades, self._running)
+
     async def _run_books(self) -> None:
         tick = self.settings.tick_s
         while True:
@@ -263,19 +328,44 @@ class CoinbaseServer:
     def _publish(self, product: str, out: TickOutput, now: int) -> None:
         if out.depth is not None:
             depth = out.depth
-            events = msgs.l2_events("update", product, depth["b"], depth["a"],
-                                    depth["T"] * 1_000_000)
-            for session in list(self.sessions):
-                if session.wants("level2", product):
-                    session.send_update(now, events)
+            self._publish_l2(product, msgs.l2_events("update", product, depth["b"], depth["a"],
+                                                     depth["T"] * 1_000_000), now)
         if out.agg_trades:
             # aggTrade's m: the buyer was the maker; Coinbase's side is the maker's side.
             trades = [msgs.trade(product, t["a"], t["p"], t["q"], "BUY" if t["m"] else "SELL",
                                  t["T"] * 1_000_000) for t in out.agg_trades]
-            events = msgs.trade_events("update", trades)
-            for session in list(self.sessions):
-                if session.wants("market_trades", product):
-                    session.send("market_trades", now, events)
+            self._publish_trades(product, msgs.trade_events("update", trades), now)
+
+    def _publish_l2(self, product: str, events: bytes, event_ns: int) -> None:
+        # The envelope's timestamp is the server's send time; event times are inside.
+        now = self.clock.time_ns()
+        for session in list(self.sessions):
+            if session.wants("level2", product):
+                session.send_update(now, events)
+
+    def _publish_trades(self, product: str, events: bytes, event_ns: int) -> None:
+        now = self.clock.time_ns()
+        for session in list(self.sessions):
+            if session.wants("market_trades", product):
+                session.send("market_trades", now, events)
+
+    # ------------------------------------------------------------------ REST
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP GETs on the WebSocket port: the public products list; anything that is
+        not a WebSocket upgrade and not that path is a 404."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        parts = urlsplit(request.path)
+        if parts.path != msgs.PRODUCTS_PATH:
+            return msgs.http_json(404, {"error": "NOT_FOUND", "message": "Not Found"})
+        wanted = parse_qs(parts.query).get("product_ids")
+        return msgs.http_json(200, msgs.products_body(self._products(), wanted))
+
+    def _products(self) -> list[dict]:
+        if self.replay is not None:
+            return self.replay.products
+        return [msgs.product_entry(sim.spec, sim.publisher.published_book())
+                for sim in self.sims.values()]
 
     async def _run_heartbeats(self) -> None:
         while True:
@@ -288,8 +378,8 @@ class CoinbaseServer:
                     session.send("heartbeats", now, events)
 
 
-async def _serve_forever(port: int) -> None:
-    server = CoinbaseServer()
+async def _serve_forever(port: int, replay: str | None, speed: float) -> None:
+    server = CoinbaseServer(replay=CoinbaseReplay(replay, speed) if replay else None)
     await server.start(port=port)
     log.info("local Coinbase Advanced Trade server on %s", server.url)
     try:
@@ -301,9 +391,12 @@ async def _serve_forever(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--replay", metavar="CAPTURE", help="a cryptofeed Advanced Trade "
+                        "capture (.jsonl.zst) to serve instead of the simulation")
+    parser.add_argument("--speed", type=float, default=1.0, help="replay speed, x real time")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(_serve_forever(args.port))
+    asyncio.run(_serve_forever(args.port, args.replay, args.speed))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``LocalExchange``: a Binance USDT-M look-alike on 127.0.0.1 (simulated or replayed market).
+"""``LocalExchange``: a Binance USDT-M or Spot look-alike on 127.0.0.1 (simulated or replayed).
 
 One event loop owns everything: the matching engines, the publishers and the server. The
 simulation ticks every ``publish_interval_ms``: the flow model runs for one interval, each symbol
@@ -42,7 +42,13 @@ from local_exchange.rest import RestApi
 from local_exchange.scenarios import Scenario, parse_scenario
 from local_exchange.server import ServerSettings, StreamServer
 from local_exchange.snapshot import Snapshot
-from local_exchange.spot_dialect import SpotRestApi, spot_agg_trade, spot_book_ticker, spot_depth
+from local_exchange.spot_dialect import (
+    SpotRestApi,
+    spot_agg_trade,
+    spot_agg_trade_of,
+    spot_book_ticker,
+    spot_depth,
+)
 from local_exchange.streams import DEPTH_SPEEDS
 
 if TYPE_CHECKING:
@@ -96,7 +102,8 @@ class LocalExchange:
             ``GET /control/truth``.
         dialect: ``"binance-usdm"`` (default) or ``"binance-spot"``: the same engine and flow
             spoken as Binance Spot (``spot_dialect``), with Spot's listed symbols and steps
-            (``SPOT_SPECS``). Simulated only.
+            (``SPOT_SPECS``). A replay serves recordings of the dialect's venue only
+            (``recording_venue``); another venue's recording is a ``ValueError``.
     """
 
     def __init__(self, symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), *, seed: int = 1,
@@ -107,8 +114,7 @@ class LocalExchange:
                  host: str = "127.0.0.1", port: int = 0, publish_interval_ms: int = 100,
                  scenarios: Iterable[Scenario] = (), dialect: Dialect = "binance-usdm") -> None:
         spot = dialect == "binance-spot"
-        if spot and list(replay_files):
-            raise ValueError("the binance-spot dialect is simulated only")
+        files = list(replay_files)
         self.dialect = dialect
         self.clock = clock
         self.host, self._requested_port = host, port
@@ -118,9 +124,8 @@ class LocalExchange:
         self._tasks: list[asyncio.Task[None]] = []
         self._replay: ReplayMarket | None = None
         self._sims: dict[str, SimulatedSymbol] = {}
-        files = list(replay_files)
         if files:
-            self._replay = ReplayMarket(files, speed)
+            self._replay = ReplayMarket(files, speed, venue=dialect)
             source: SimulatedMarket | ReplayMarket = self._replay
             kinds: tuple[str, ...] = (_REPLAY_KIND,)
         else:
@@ -404,7 +409,9 @@ class LocalExchange:
 
     def _emit_recorded(self, msg: RecordedMessage) -> None:
         lower, event = msg.symbol.lower(), msg.data.get("e")
-        if event == "depthUpdate":
+        if self._spot and event != "depthUpdate":
+            self._emit_recorded_spot(msg)
+        elif event == "depthUpdate":
             self._last_depth[msg.symbol] = msg.data
             names = [f"{lower}@{kind}" for kind in _REPLAY_DEPTH_NAMES]
             for payload in self._faults[msg.symbol].apply(_REPLAY_KIND, msg.data):
@@ -417,3 +424,18 @@ class LocalExchange:
         else:
             self.server.publish((msg.stream.lower(),), msg.data)
 
+    def _emit_recorded_spot(self, msg: RecordedMessage) -> None:
+        """A recorded Spot trade or bookTicker (diffs go out as ``_emit_recorded`` sends them).
+
+        Spot's bookTicker has no ``e``, so it is told by its stream. A recorded ``trade`` goes
+        to ``@trade`` as is and, as the one-fill aggTrade it is, to ``@aggTrade``: the Spot
+        client subscribes to aggTrade and its parser reads each stream's own shape.
+        """
+        lower, event = msg.symbol.lower(), msg.data.get("e")
+        if event == "trade":
+            self.server.publish((f"{lower}@trade",), msg.data)
+            self.server.publish((f"{lower}@aggtrade",), spot_agg_trade_of(msg.data))
+        elif event is None and msg.stream.lower().endswith("@bookticker"):
+            self.server.publish((f"{lower}@bookticker",), msg.data)
+        else:
+            self.server.publish((msg.stream.lower(),), msg.data)

@@ -1,6 +1,8 @@
 """Feed statistics used to check the simulator against real recordings (scripts/feed_stats.py).
 
-Pure accumulation over integer-unit depth diffs and trades: no I/O, no clock.
+Pure accumulation over integer-unit depth diffs and trades: no I/O, no clock. ``FeedMetrics``
+keeps its own copy of the book (so a change's distance is measured against the touch before the
+diff); ``DepthSampler`` and ``SweepCounter`` add the touch, level 2-3, trade size and sweep rows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from sortedcontainers import SortedDict
 
 Level = tuple[int, int]
 NEAR_TOUCH_TICKS = 10
+SWEEP_WINDOW_MS = 200
+SWEEP_LEVELS = 3
 
 
 @dataclass(slots=True)
@@ -32,6 +36,7 @@ class FeedMetrics:
     changes: int = 0
     near_changes: int = 0
     trades: int = 0
+    trade_sizes: list[int] = field(default_factory=list)
     mid_by_second: dict[int, float] = field(default_factory=dict)
 
     def on_snapshot(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
@@ -55,8 +60,9 @@ class FeedMetrics:
                 mid_ticks = (self.asks.peekitem(0)[0] + self.bids.peekitem(-1)[0]) / 2
                 self.mid_by_second[event_ms // 1000] = mid_ticks / self.tick_units
 
-    def on_trade(self) -> None:
+    def on_trade(self, qty: int) -> None:
         self.trades += 1
+        self.trade_sizes.append(qty)
 
     def _count(self, distance_units: int | None) -> None:
         self.changes += 1
@@ -84,6 +90,56 @@ class FeedMetrics:
             "mid range ticks": (max(mids) - min(mids)) if mids else 0.0,
             "bid levels": len(self.bids),
             "ask levels": len(self.asks),
+        }
+
+
+class SweepCounter:
+    """Bursts of one taker side printing at >= ``SWEEP_LEVELS`` distinct prices within
+    ``SWEEP_WINDOW_MS`` of the burst's first trade; each burst counts once. Independent of
+    depthlens' own sweep detector, so the two can be checked against each other."""
+
+    def __init__(self) -> None:
+        self.sweeps = 0
+        # per taker side (True: the buyer took): (burst start ms, distinct prices, counted)
+        self._burst: dict[bool, tuple[int, set[int], bool]] = {}
+
+    def on_trade(self, taker_buys: bool, ts_ms: int, price: int) -> None:
+        burst = self._burst.get(taker_buys)
+        if burst is None or ts_ms - burst[0] > SWEEP_WINDOW_MS:
+            burst = (ts_ms, set(), False)
+        start, prices, counted = burst
+        prices.add(price)
+        if not counted and len(prices) >= SWEEP_LEVELS:
+            self.sweeps += 1
+            counted = True
+        self._burst[taker_buys] = (start, prices, counted)
+
+
+class DepthSampler:
+    """Touch and levels 2-3 sizes of the metrics' book, both sides, after every diff."""
+
+    def __init__(self, metrics: FeedMetrics, qty_scale: int) -> None:
+        self.metrics, self.scale = metrics, qty_scale
+        self.touch: list[int] = []
+        self.behind: list[int] = []
+
+    def sample(self) -> None:
+        bids, asks = self.metrics.bids, self.metrics.asks
+        if len(bids) < 3 or len(asks) < 3:
+            return
+        self.touch += [bids.peekitem(-1)[1], asks.peekitem(0)[1]]
+        self.behind += [bids.peekitem(-2)[1], bids.peekitem(-3)[1],
+                        asks.peekitem(1)[1], asks.peekitem(2)[1]]
+
+    def rows(self, sweeps: SweepCounter, duration_s: float) -> dict[str, float]:
+        """Sizes in base units (BTC, ETH), sweeps per hour."""
+        sizes = self.metrics.trade_sizes or [0]
+        return {
+            "trade size median": statistics.median(sizes) / self.scale,
+            "trade size mean": statistics.fmean(sizes) / self.scale,
+            "touch size median": statistics.median(self.touch or [0]) / self.scale,
+            "levels 2-3 median": statistics.median(self.behind or [0]) / self.scale,
+            "sweeps/h (>=3 px 200ms)": sweeps.sweeps * 3600 / max(duration_s, 1e-9),
         }
 
 

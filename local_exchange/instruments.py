@@ -3,14 +3,15 @@
 The tick and lot steps and precisions are Binance USDT-M's own (exchangeInfo, 2024) and the start
 prices are where each market traded on 2024-08-08, the day of the BTCUSDT/ETHUSDT recordings:
 BTC and ETH, BNB and SOL, and three thinner, large-tick markets (XRP, DOGE, LINK) whose touch
-rarely moves. Any other symbol seen in a recording gets decimals inferred from the recorded
-strings (see ``infer_spec``).
+rarely moves. ``SPOT_SPECS`` are the same pairs on Binance Spot. A recorded symbol gets its
+venue's listed spec, any other one decimals inferred from the recorded strings (``infer_spec``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from marketdata.markets import BINANCE_SPOT, BINANCE_USDM
 from orderbook.instrument import Instrument
 
 
@@ -64,14 +65,22 @@ def _decimals(text: str) -> int:
     return len(frac)
 
 
-def infer_spec(symbol: str, price_text: str, qty_text: str) -> SymbolSpec:
-    """A spec for a recorded symbol Binance did not tell us about.
+def listed_specs(venue: str) -> dict[str, SymbolSpec]:
+    """The specs ``venue`` lists: ``SPOT_SPECS`` for Binance Spot, ``KNOWN_SPECS`` otherwise."""
+    return SPOT_SPECS if venue == BINANCE_SPOT else KNOWN_SPECS
 
-    Binance prints fixed decimals (``"61800.20"``, ``"0.014"``), so the string widths give the
-    precisions; the true tick may be coarser, but one unit of the last decimal is the only tick
-    the recording itself proves.
+
+def infer_spec(symbol: str, price_text: str, qty_text: str,
+               venue: str = BINANCE_USDM) -> SymbolSpec:
+    """The spec of a recorded symbol: the venue's listed one, else inferred from the strings.
+
+    The same pair has different steps per venue (BTCUSDT ticks 0.10 on USDT-M, 0.01 on Spot),
+    so the listed spec is looked up on the recording's ``venue`` only. Binance prints fixed
+    decimals (``"61800.20"``, ``"0.014"``), so the string widths give the precisions; the true
+    tick may be coarser, but one unit of the last decimal is the only tick the recording itself
+    proves. (Spot pads every price to 8 decimals, so an unlisted Spot symbol gets 8.)
     """
-    known = KNOWN_SPECS.get(symbol)
+    known = listed_specs(venue).get(symbol)
     if known is not None:
         return known
     price_decimals, qty_decimals = _decimals(price_text), _decimals(qty_text)

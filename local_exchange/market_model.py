@@ -122,6 +122,28 @@ SPOT_FLOW: dict[str, FlowParams] = {
 }
 
 
+# Coinbase Advanced Trade, calibrated on the 25 s capture of 2026-08-09 21:05 UTC
+# (scripts/feed_stats.py --venue coinbase; a short, quiet window, so these are rough): ~10x fewer
+# level changes than Binance's perpetual (80/s BTC-USD, 122/s ETH-USD; the longer lifetime keeps
+# the book deep at these rates), ~2 taker orders/s on BTC and ~0.8/s on ETH, tiny prints (median
+# ~$30 on BTC, ~$70 on ETH, ETH's tail heavy enough to sweep), touch 0.25 BTC and 0.11 ETH.
+# Coinbase's BTC tick (0.01) is a tenth of the perpetual's, so distances are ten times the
+# ticks, as on Spot. BTC did not move in the capture; its volatility is ETH's in basis points
+# (~0.15 bp per sqrt second). Not reproduced: ETH-USD's ~7-tick spread (the makers here always
+# close it to one tick) and Coinbase's full-depth books (tens of thousands of levels).
+COINBASE_FLOW: dict[str, FlowParams] = {
+    "BTC-USD": replace(DEFAULT_FLOW["BTCUSDT"], limit_rate=20.0, order_lifetime_s=60.0,
+                       market_rate=1.9, market_notional_min=16.0, near_notional_median=350.0,
+                       fair_vol_ticks=1.0, far_median_ticks=2500.0, max_distance_ticks=25_000,
+                       maker_qty_median=0.25),
+    "ETH-USD": replace(DEFAULT_FLOW["ETHUSDT"], limit_rate=30.0, order_lifetime_s=60.0,
+                       near_share=0.15, market_rate=0.8, market_notional_min=30.0,
+                       market_pareto_alpha=0.85, market_notional_max=50_000.0,
+                       near_notional_median=500.0,
+                       fair_vol_ticks=3.0, maker_qty_median=0.107),
+}
+
+
 class SimulatedSymbol:
     """Engine + flow + publisher for one symbol; ``step`` advances by one publish interval."""
 

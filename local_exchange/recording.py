@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from marketdata.markets import BINANCE_SPOT, BINANCE_USDM
+
 log = logging.getLogger(__name__)
 
 # The snapshot line sits a few dozen lines in; give up looking well after that.
@@ -102,3 +104,26 @@ def iter_messages(recording: Recording) -> Iterator[RecordedMessage]:
 def merged_messages(recordings: Iterable[Recording]) -> Iterator[RecordedMessage]:
     """All recordings on one timeline, ordered by local receive time (stable within a file)."""
     return heapq.merge(*(iter_messages(r) for r in recordings), key=lambda m: m.local_ns)
+
+
+# A recording's first diff sits within the first few lines; stop well after that.
+_VENUE_SCAN_LINES = 5_000
+
+
+def recording_venue(recording: Recording) -> str:
+    """``BINANCE_USDM`` or ``BINANCE_SPOT``: which Binance venue recorded ``recording``.
+
+    Told from the content, not the file name: USDT-M diffs carry ``pu`` and its REST snapshot
+    ``E``/``T``; Spot has neither (protocol doc sections 1 and 2.3, 2.7). A recording whose
+    snapshot and first diff are both missing from the scanned lines is taken as Spot, the
+    venue without the extra fields.
+    """
+    snapshot = recording.snapshot
+    if snapshot is not None and ("E" in snapshot or "T" in snapshot):
+        return BINANCE_USDM
+    for index, msg in enumerate(iter_messages(recording)):
+        if msg.data.get("e") == "depthUpdate":
+            return BINANCE_USDM if "pu" in msg.data else BINANCE_SPOT
+        if index >= _VENUE_SCAN_LINES:
+            break
+    return BINANCE_SPOT

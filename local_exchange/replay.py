@@ -5,6 +5,9 @@ recorded local receive times. The snapshot endpoint serves the recorded REST sna
 every published diff whose ``u`` is above its ``lastUpdateId`` (sizes are absolute), so at any
 moment it is the book at the last published ``u``; until the diff straddling the snapshot has
 been published it is the recorded snapshot as is.
+
+A replay is of one venue (``recording_venue``): USDT-M and Spot recordings differ in their
+payloads and the instruments they imply, so they are not mixed on one timeline.
 """
 
 from __future__ import annotations
@@ -17,8 +20,15 @@ from typing import Any
 
 from local_exchange.instruments import SymbolSpec, infer_spec
 from local_exchange.matching import Level
-from local_exchange.recording import RecordedMessage, Recording, group_recordings, merged_messages
+from local_exchange.recording import (
+    RecordedMessage,
+    Recording,
+    group_recordings,
+    merged_messages,
+    recording_venue,
+)
 from local_exchange.snapshot import Snapshot
+from marketdata.markets import BINANCE_USDM
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +82,17 @@ class ReplayBook:
 class ReplayMarket:
     """Book source and pacer for one or more recordings on a single timeline."""
 
-    def __init__(self, files: Iterable[Path | str], speed: float = 1.0) -> None:
+    def __init__(self, files: Iterable[Path | str], speed: float = 1.0,
+                 venue: str | None = None) -> None:
+        """``venue``: the venue the replay serves; None takes the recordings' own. A recording
+        of another venue is a ``ValueError`` (its payloads would not parse there)."""
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
         self.recordings: list[Recording] = group_recordings(files)
-        self.specs: dict[str, SymbolSpec] = {r.symbol: _spec_for(r) for r in self.recordings}
+        self.venue = _common_venue(self.recordings, venue)
+        self.specs: dict[str, SymbolSpec] = {r.symbol: _spec_for(r, self.venue)
+                                             for r in self.recordings}
         self.books = {r.symbol: ReplayBook(self.specs[r.symbol], r.snapshot)
                       for r in self.recordings}
         self.messages_sent = 0
@@ -124,13 +139,26 @@ class ReplayMarket:
         self.finished.set()
 
 
-def _spec_for(recording: Recording) -> SymbolSpec:
+def _common_venue(recordings: list[Recording], wanted: str | None) -> str:
+    venues = {r.symbol: recording_venue(r) for r in recordings}
+    if wanted is None:
+        found = set(venues.values())
+        if len(found) > 1:
+            raise ValueError(f"recordings of different venues cannot share a replay: {venues}")
+        return found.pop() if found else BINANCE_USDM
+    others = {symbol: venue for symbol, venue in venues.items() if venue != wanted}
+    if others:
+        raise ValueError(f"cannot replay as {wanted}: recorded on another venue: {others}")
+    return wanted
+
+
+def _spec_for(recording: Recording, venue: str) -> SymbolSpec:
     snapshot = recording.snapshot
     if snapshot and snapshot.get("bids"):
         price, qty = snapshot["bids"][0]
-        return infer_spec(recording.symbol, price, qty)
+        return infer_spec(recording.symbol, price, qty, venue)
     for msg in merged_messages([recording]):
         levels = msg.data.get("b") or msg.data.get("a")
         if msg.data.get("e") == "depthUpdate" and levels:
-            return infer_spec(recording.symbol, levels[0][0], levels[0][1])
+            return infer_spec(recording.symbol, levels[0][0], levels[0][1], venue)
     raise ValueError(f"{recording.symbol}: cannot infer price/qty decimals from the recording")

@@ -11,6 +11,9 @@ What differs from USDT-M, and only that, is translated here:
   in the body), ``exchangeInfo`` (Spot's shape: ``baseAssetPrecision``, no contract fields),
   ``ping``, ``time``; a 6000-per-minute weight budget;
 * no routed paths: every stream is served on ``/stream?streams=`` and ``/ws/...``.
+
+Recorded Spot payloads (replay) are already in this shape and go out as recorded; only a
+recorded ``trade`` is also offered to ``@aggTrade`` subscribers (``spot_agg_trade_of``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ def spot_depth(event: Payload) -> Payload:
 
 def spot_agg_trade(event: Payload) -> Payload:
     return {**event, "M": True}
+
+
+def spot_agg_trade_of(trade: Payload) -> Payload:
+    """A recorded Spot ``trade`` as the aggTrade of that one fill (``a`` = ``f`` = ``l`` = its
+    trade id: Spot aggregates a taker's fills, and one fill is the smallest such group)."""
+    trade_id = trade["t"]
+    return {"e": "aggTrade", "E": trade["E"], "s": trade["s"], "a": trade_id, "p": trade["p"],
+            "q": trade["q"], "f": trade_id, "l": trade_id, "T": trade["T"], "m": trade["m"],
+            "M": True}
 
 
 def spot_book_ticker(event: Payload) -> Payload:

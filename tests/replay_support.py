@@ -99,3 +99,14 @@ def replay_book_tickers(paths: Sequence[Path], symbol: str, parser: Any,
                             (tickers[u].ask_price, tickers[u].ask_qty))
     )
     return TickerReplay(sync, len(shared), matched, crossed, len(requests))
+
+
+def spot_instruments() -> dict[str, Instrument]:
+    """Binance Spot's BTCUSDT / ETHUSDT filters (tick 0.01; step 0.00001 and 0.0001) with
+    quantities at baseAssetPrecision 8, as ``instruments_from_exchange_info`` builds them: the
+    recordings hold a few level sizes finer than the step (e.g. ``"93.75658700"`` BTC), which a
+    step-only codec would reject."""
+    return {
+        "BTCUSDT": Instrument.from_steps("BTCUSDT", "0.01000000", "0.00001000", qty_precision=8),
+        "ETHUSDT": Instrument.from_steps("ETHUSDT", "0.01000000", "0.00010000", qty_precision=8),
+    }

@@ -89,8 +89,10 @@ def test_markets_are_named_venue_colon_symbol_and_a_bare_symbol_is_usdm() -> Non
     spot = parse_config(["--symbols", "BTCUSDT,binance-spot:btcusdt"], {})
     assert spot.symbols == ("BTCUSDT", "binance-spot:BTCUSDT")
     assert parse_config(["--symbols", "coinbase:btc-usd"], {}).symbols == ("coinbase:BTC-USD",)
+    # Every venue is live-capable; "binance" is the older name of the live source.
+    live = parse_config(["--source", "binance", "--symbols", "coinbase:BTC-USD,BTCUSDT"], {})
+    assert live.source == "live"
+    assert check_source(live) == ("coinbase:BTC-USD", "BTCUSDT")
     # What a source cannot serve is refused with a message before anything starts.
-    with pytest.raises(ConfigError, match="Coinbase markets run offline only"):
-        check_source(parse_config(["--source", "binance", "--symbols", "coinbase:BTC-USD"], {}))
     with pytest.raises(ConfigError, match="simulator models binance-spot"):
         check_source(parse_config(["--symbols", "binance-spot:XRPUSDT"], {}))

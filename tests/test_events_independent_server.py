@@ -1,6 +1,6 @@
 """Issue 8, "Done when": a Binance-compatible server that is NOT the local exchange replays a real
 recording with events injected into its payloads, and the depthlens app - started as for
-``--source binance`` against it - reports them through ``GET /events/BTCUSDT`` with the right
+``--source live`` against it - reports them through ``GET /events/BTCUSDT`` with the right
 type, side, price and venue-time window (the ``E``/``T`` values the server stamped).
 
 One replay serves every test of the module (about 15 s at 10x); the injections fall after the
@@ -51,7 +51,7 @@ async def _scenario() -> Outcome:
     server = IndependentReplayServer(plan, speed=10.0)
     await server.start()
     try:
-        config = Config(source="binance", binance_rest_url=f"http://{server.url}",
+        config = Config(source="live", binance_rest_url=f"http://{server.url}",
                         binance_ws_url=f"ws://{server.url}", symbols=("BTCUSDT",), port=0)
         async with serve_app(config) as served:
             await served.all_live(30)

@@ -3,7 +3,7 @@ computation from the aggTrades a separately started Binance-compatible server se
 
 The local exchange runs on its own thread with its order flow paused, so the only trades are the
 market orders this test makes. A plain websockets client records every aggTrade and depth diff
-the exchange publishes; depthlens connects to it as it would to Binance (``--source binance``
+the exchange publishes; depthlens connects to it as it would to Binance (``--source live``
 URLs). After each burst of orders, once the server has been quiet for a second, the next frame's
 values are recomputed from the recorded messages with the frame's own ``venue_ts``.
 """
@@ -94,7 +94,7 @@ async def test_frame_metrics_equal_the_trades_the_server_sent() -> None:
                 websockets.connect(f"{base}/public/ws/btcusdt@depth@100ms") as dws:
             tasks += [asyncio.create_task(record(tws, trades)),
                       asyncio.create_task(record(dws, diffs))]
-            config = Config(source="binance", symbols=("BTCUSDT",), port=0,
+            config = Config(source="live", symbols=("BTCUSDT",), port=0,
                             binance_rest_url=venue.rest_url, binance_ws_url=base,
                             silence_timeout_s=300.0,
                             # The event detectors have their own tests; keep this one about flow.

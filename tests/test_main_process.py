@@ -2,73 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from data_ingestion.binance.parser import FuturesParser
-from marketdata.events import DepthDiff
 from data_ingestion.recordings import is_snapshot, read_lines
 from local_exchange import LocalExchange
+from marketdata.events import DepthDiff
 from orderbook.book import L2Book
 from orderbook.sync import BookSync
 from tests.conftest import ROOT, futures_instruments
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def depthlens(*args: str) -> Iterator[httpx.Client]:
-    port = free_port()
-    log = open(ROOT / "test-artifacts" / f"main-{port}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "main.py", "--port", str(port), *args], cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            yield http
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def wait_health(http: httpx.Client, ok: callable, timeout_s: float = 60) -> dict:  # type: ignore[valid-type, type-arg]
-    deadline = time.monotonic() + timeout_s
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = http.get("/health").json()
-            if ok(last):
-                return last  # type: ignore[return-value]
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"health never satisfied the condition; last: {last}")
-
-
-def all_live(health: dict) -> bool:  # type: ignore[type-arg]
-    return health["status"] == "ok"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def artifacts() -> None:
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+from tests.process_support import all_live, depthlens, free_port, wait_health
 
 
 def test_binance_source_against_any_compatible_server() -> None:
@@ -79,7 +27,7 @@ def test_binance_source_against_any_compatible_server() -> None:
         with depthlens("--source", "binance", "--binance-rest-url", f"http://{url}",
                        "--binance-ws-url", f"ws://{url}") as http:
             health = wait_health(http, all_live)
-            assert health["source"] == "binance"
+            assert health["source"] == "live"
             venue.drop_diff("BTCUSDT")
             venue.reorder_diffs("ETHUSDT")
             venue.rest_rate_limit(count=1, retry_after_s=1)

@@ -75,7 +75,7 @@ async def test_bad_market_requests_say_why() -> None:
             cases = [({"market": "BTCUSDT"}, 409, "already running"),
                      ({"market": "NOPEUSDT"}, 404, "not listed"),
                      ({"market": "kraken:XBTUSD"}, 422, "unknown venue"),
-                     ({"market": "coinbase:DOGE-USD"}, 404, "not listed"),
+                     ({"market": "coinbase:BNB-USD"}, 404, "not listed"),
                      ({"market": "binance-spot:DOGEUSDT"}, 404, "not listed")]
             for body, status, fragment in cases:
                 reply = await http.post("/markets", json=body)
@@ -114,6 +114,8 @@ async def test_a_hundred_starts_and_stops_leak_nothing() -> None:
             assert not [s for s in _depth_streams(served) if s.startswith("xrpusdt")]
             growth_mb = (proc.memory_info().rss - rss) / 2**20
             assert growth_mb < 20, growth_mb
+            metrics = (await http.get("/metrics")).text  # no series of the stopped market
+            assert 'symbol="BTCUSDT"' in metrics and 'symbol="XRPUSDT"' not in metrics
 
 
 async def test_a_spot_market_started_at_runtime_opens_its_venue_and_goes_live() -> None:

@@ -10,12 +10,16 @@ import orjson
 import pytest
 
 from data_ingestion.binance.parser import ParseError
-from data_ingestion.binance_spot.parser import (NO_VENUE_TIME, SpotParser,
-                                                instruments_from_exchange_info)
+from data_ingestion.binance_spot.parser import (
+    NO_VENUE_TIME,
+    SpotParser,
+    instruments_from_exchange_info,
+)
 from data_ingestion.recordings import is_snapshot, read_lines
 from marketdata.events import BookTicker, DepthDiff, Trade
 from orderbook.instrument import Instrument
-from tests.test_spot_replay_book_tickers import SPOT, spot_instruments
+from tests.replay_support import spot_instruments
+from tests.test_spot_replay_book_tickers import SPOT
 
 BTC = SPOT / "hftbacktest_spot_btcusdt_20240808.gz"
 CRYPTOFEED_WS = SPOT / "cryptofeed_BINANCE.ws.1.0"

@@ -15,22 +15,10 @@ from data_ingestion.binance_spot.parser import SpotParser
 from data_ingestion.recordings import is_snapshot, read_lines
 from marketdata.events import DepthDiff
 from orderbook.book import L2Book
-from orderbook.instrument import Instrument
 from orderbook.sync import SPOT_RULES, BookSync, SyncState
-from tests.replay_support import replay_book_tickers
+from tests.replay_support import replay_book_tickers, spot_instruments
 
 SPOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance_spot"
-
-
-def spot_instruments() -> dict[str, Instrument]:
-    """Binance Spot's BTCUSDT / ETHUSDT filters (tick 0.01; step 0.00001 and 0.0001) with
-    quantities at baseAssetPrecision 8, as ``instruments_from_exchange_info`` builds them: the
-    recordings hold a few level sizes finer than the step (e.g. ``"93.75658700"`` BTC), which a
-    step-only codec would reject."""
-    return {
-        "BTCUSDT": Instrument.from_steps("BTCUSDT", "0.01000000", "0.00001000", qty_precision=8),
-        "ETHUSDT": Instrument.from_steps("ETHUSDT", "0.01000000", "0.00010000", qty_precision=8),
-    }
 
 
 @pytest.mark.slow

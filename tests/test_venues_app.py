@@ -53,7 +53,7 @@ async def test_three_venues_live_offline_and_the_coinbase_book_is_exact() -> Non
             assert (await http.delete(f"/markets/{eth}")).status_code == 200
             assert eth not in (await http.get("/health")).json()["symbols"]
             assert "ETH-USD" not in rt.feeds[COINBASE].sync.books
-            unlisted = await http.post("/markets", json={"market": "coinbase:DOGE-USD"})
+            unlisted = await http.post("/markets", json={"market": "coinbase:BNB-USD"})
             assert unlisted.status_code == 404
         async with websockets.connect(f"{served.ws}/ws/{CB}") as ws:
             json.loads(await asyncio.wait_for(ws.recv(), 10))  # the snapshot

@@ -183,5 +183,9 @@ def instruments_from_products(body: bytes | str, product_ids: list[str]) -> dict
     missing = [p for p in product_ids if p not in listed]
     if missing:
         raise ParseError(f"products not listed by the venue: {', '.join(missing)}")
+    halted = [p for p in product_ids
+              if listed[p].status != "online" or listed[p].trading_disabled]
+    if halted:
+        raise ParseError(f"products listed but not trading: {', '.join(halted)}")
     return {p: Instrument.from_steps(p, listed[p].price_increment or listed[p].quote_increment,
                                      listed[p].base_increment) for p in product_ids}

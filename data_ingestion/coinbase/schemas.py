@@ -55,6 +55,8 @@ class Product(msgspec.Struct):
     base_increment: str
     quote_increment: str
     price_increment: str = ""
+    status: str = "online"
+    trading_disabled: bool = False
 
 
 class Products(msgspec.Struct):
