@@ -17,7 +17,14 @@ from typing import Literal, NoReturn
 from features.liquidity.params import DetectorParams, ParamsError, load_params
 from insights import PROFILES, Profile, RuleBook, RulesError, default_rules, load_rules
 from local_exchange.scenarios import Scenario, ScenarioError, load_scenarios
-from marketdata.markets import WIRED_VENUES, MarketId, MarketIdError
+from marketdata.markets import (
+    BINANCE_SPOT,
+    BINANCE_USDM,
+    COINBASE,
+    WIRED_VENUES,
+    MarketId,
+    MarketIdError,
+)
 
 Source = Literal["sim", "live", "replay"]
 SOURCES: tuple[Source, ...] = ("sim", "live", "replay")
@@ -68,6 +75,23 @@ class Config:
     # and how thresholds are set (--rules-profile: fixed, or percentiles of recent history).
     rules: RuleBook = field(default_factory=default_rules)
     rules_profile: Profile = "default"
+    # Cross-venue view: how USDT prices become USD (never silently 1: it is shown in the view),
+    # each venue's taker fee in basis points (DEFAULT_TAKER_FEES_BPS), and the largest venue-time
+    # skew between two books for their price difference to count as an opportunity.
+    usdt_usd: float = 1.0
+    taker_fees_bps: tuple[tuple[str, float], ...] = ()
+    max_skew_ms: float = 500.0
+
+    def taker_fee_bps(self, venue: str) -> float:
+        """``venue``'s taker fee: the configured one, else its default tier's."""
+        return dict(self.taker_fees_bps).get(venue, DEFAULT_TAKER_FEES_BPS[venue])
+
+
+# Each venue's published taker fee at its entry tier (no discounts, no volume):
+# Binance USD-M futures VIP 0 0.0500 %, Binance Spot regular 0.1000 %, Coinbase Advanced
+# Trade's lowest tier 1.20 %. Yours may be lower: set --taker-fees-bps.
+DEFAULT_TAKER_FEES_BPS: dict[str, float] = {BINANCE_USDM: 5.0, BINANCE_SPOT: 10.0,
+                                            COINBASE: 120.0}
 
 
 def _symbols(text: str) -> tuple[str, ...]:
@@ -91,6 +115,27 @@ def _symbols(text: str) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ConfigError(f"symbol listed twice in {text!r}")
     return names
+
+
+def _taker_fees(text: str) -> tuple[tuple[str, float], ...]:
+    """``venue=bps,...``, e.g. ``coinbase=60,binance-spot=7.5``; unnamed venues keep theirs."""
+    fees: dict[str, float] = {}
+    for part in (p for p in text.split(",") if p.strip()):
+        venue, sep, value = part.partition("=")
+        venue = venue.strip().lower()
+        if not sep or venue not in DEFAULT_TAKER_FEES_BPS:
+            raise ConfigError(f"{part.strip()!r}: expected venue=bps with a venue among "
+                              f"{', '.join(DEFAULT_TAKER_FEES_BPS)}")
+        try:
+            bps = float(value)
+        except ValueError:
+            raise ConfigError(f"{part.strip()!r}: {value.strip()!r} is not a number") from None
+        if not math.isfinite(bps) or not 0 <= bps <= 1000:
+            raise ConfigError(f"{part.strip()!r}: a fee must be 0-1000 bps")
+        fees[venue] = bps
+    if not fees:
+        raise ConfigError("expected venue=bps, e.g. coinbase=60")
+    return tuple(fees.items())
 
 
 def _port(text: str) -> int:
@@ -184,6 +229,12 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
     "stale-after-s": (_positive_float, "seconds without a book event before a symbol is stale"),
     "silence-timeout-s": (_positive_float, "seconds of silence before a depth socket is "
                           "reconnected"),
+    "usdt-usd": (_positive_float, "USD per USDT, used to compare USDT and USD markets in the "
+                 "cross-venue view (shown there)"),
+    "taker-fees-bps": (_taker_fees, "taker fees for arbitrage edges, venue=bps,... (defaults: "
+                       "binance-usdm=5, binance-spot=10, coinbase=120)"),
+    "max-skew-ms": (_positive_float, "two books whose venue times differ by more than this "
+                    "are not compared for arbitrage"),
     "rules-profile": (_rules_profile, "rule thresholds: default (the rules file's fixed "
                       "values) or calibrated (percentiles of the symbol's own last hour)"),
 }

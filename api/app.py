@@ -10,17 +10,23 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import psutil
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.cross_venue import asset_topic, usd_per_quote
 from api.hub import CLOSED
 from api.metrics import Metrics
 from api.runtime import MarketError, Runtime
-from api.simulate import SimulateRequest, SimulateResponse, simulate_order
+from api.simulate import (
+    SimulateRequest,
+    SimulateResponse,
+    simulate_across_venues,
+    simulate_order,
+)
 from config import Config
 from data_ingestion.clock import Clock
 from features.liquidity import EVENT_TYPES
@@ -35,6 +41,7 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
                symbols: tuple[str, ...] | None = None) -> FastAPI:
     """``symbols``: the source's symbols if the caller already resolved them (``check_source``)."""
     runtime = Runtime(config, clock, symbols)
+    cross = runtime.cross_venue
     metrics = Metrics(runtime)
 
     @asynccontextmanager
@@ -111,16 +118,67 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
         state = runtime.states[known_symbol(symbol)]
         return {"symbol": state.symbol, "events": query_events(state, since, type)}
 
-    @app.post("/simulate", response_model=SimulateResponse,
-              summary="Market-order impact: walk the live book")
-    def simulate(request: SimulateRequest) -> SimulateResponse:
+    @app.post("/simulate", response_model=SimulateResponse | CrossVenueSimulation,
+              summary="Market-order impact: walk the live book (with `venue`: on each venue's "
+              "market of the asset, and where it is cheapest after fees)")
+    def simulate(request: SimulateRequest) -> SimulateResponse | dict[str, Any]:
+        if request.venue is not None:
+            return simulate_across_venues(
+                runtime.engines, request,
+                lambda quote: usd_per_quote(quote, config.usdt_usd),
+                config.taker_fee_bps)
         engine = runtime.engines[known_symbol(request.symbol)]
         return simulate_order(engine, request)
+
+    def known_asset(asset: str) -> str:
+        name = asset.strip().upper()
+        if name not in cross.assets:
+            raise HTTPException(404, f"unknown asset {asset[:20]!r}; running: "
+                                     f"{', '.join(sorted(cross.assets))}")
+        return name
+
+    @app.get("/arbitrage", summary="Cross-venue arbitrage after taker fees: every ordered pair "
+             "of the asset's markets now, and the live and recent opportunities")
+    def arbitrage(asset: Annotated[str, Query(min_length=1, max_length=20,
+                                              description="e.g. BTC")]) -> dict[str, object]:
+        return cross.assets[known_asset(asset)].arbitrage_body()
+
+    @app.get("/stats24h", summary="24-hour statistics per market, as each venue reports them")
+    def stats24h(market: Annotated[str | None, Query(
+            max_length=80, description="one market (venue:symbol); all when absent")] = None,
+                 ) -> dict[str, object]:
+        keys = [known_symbol(market)] if market is not None else list(runtime.engines)
+        return {"markets": {key: cross.stats.to_dict(key) for key in keys}}
+
+    @app.post("/control/dislocate", summary="Push one market's price on the embedded exchange "
+              "by N bps for T seconds (offline sources only)")
+    async def dislocate(request: DislocateRequest) -> dict[str, object]:
+        key = known_symbol(request.market)
+        market = MarketId.parse(key)
+        exchange = runtime.source.venues[market.venue].exchange if runtime.source else None
+        if config.source != "sim" or exchange is None:
+            raise HTTPException(409, "only the embedded simulator (--source sim) can be moved")
+        try:
+            await asyncio.to_thread(exchange.dislocate, market.symbol, request.bps,
+                                    request.seconds)
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {"market": key, "bps": request.bps, "seconds": request.seconds}
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     def prometheus() -> Response:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
+
+    @app.websocket("/ws/asset/{asset}")
+    async def asset_frames(websocket: WebSocket, asset: str) -> None:
+        await websocket.accept()
+        name = asset.strip().upper()
+        if name not in cross.assets:
+            await websocket.close(code=1008, reason=f"unknown asset {asset[:20]!r}")
+            return
+        await stream_topic(runtime, websocket, asset_topic(name),
+                           lambda: cross.snapshot_text(name), None)
 
     @app.websocket("/ws/{symbol}")
     async def frames(websocket: WebSocket, symbol: str) -> None:
@@ -129,7 +187,8 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
         if name is None or name not in runtime.states:
             await websocket.close(code=1008, reason=f"unknown symbol {symbol[:40]!r}")
             return
-        await stream_frames(runtime, metrics, websocket, name)
+        await stream_topic(runtime, websocket, name, lambda: runtime.snapshot_text(name),
+                           metrics.frame_sent)
 
     @app.exception_handler(ValueError)
     async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
@@ -144,6 +203,27 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
 
 class MarketRequest(BaseModel):
     market: str = Field(description="venue:symbol, or a bare USDT-M symbol", max_length=80)
+
+
+class DislocateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    market: str = Field(description="venue:symbol, or a bare USDT-M symbol", max_length=80)
+    bps: float = Field(description="how far to push the price, + up, - down", ge=-2000,
+                       le=2000, allow_inf_nan=False)
+    seconds: float = Field(description="for how long", gt=0, le=3600, allow_inf_nan=False)
+
+
+class CrossVenueSimulation(BaseModel):
+    """``POST /simulate`` with ``venue``: one walk per market (prices in USD), and the market
+    with the best all-in price after the taker fee (``api/simulate.py``)."""
+
+    asset: str
+    side: str
+    quantity: float | None
+    notional_usd: float | None
+    results: list[dict[str, Any]]
+    cheapest: str | None
 
 
 async def _market_call(call: Callable[[str], Awaitable[str]], market: str) -> str:
@@ -176,12 +256,14 @@ def query_events(state: SymbolState, since: float | None,
     return [e.to_dict() for e in state.detectors.log.query(since, wanted)]
 
 
-async def stream_frames(runtime: Runtime, metrics: Metrics, websocket: WebSocket,
-                        symbol: str) -> None:
-    """Snapshot first, then every frame; a client that lags gets only the newest ones."""
+async def stream_topic(runtime: Runtime, websocket: WebSocket, symbol: str,
+                       snapshot_text: Callable[[], str],
+                       on_sent: Callable[[str, int], None] | None) -> None:
+    """Snapshot first, then every frame of the hub topic ``symbol`` (a market, or
+    ``asset:<ASSET>``); a client that lags gets only the newest ones."""
     slot = runtime.hub.subscribe(symbol)
     # No await between subscribing and building the snapshot: no frame can fall in between.
-    snapshot = runtime.snapshot_text(symbol)
+    snapshot = snapshot_text()
     receiver = asyncio.create_task(_wait_for_close(websocket))
     try:
         await websocket.send_text(snapshot)
@@ -196,7 +278,8 @@ async def stream_frames(runtime: Runtime, metrics: Metrics, websocket: WebSocket
                 await websocket.close(code=1001, reason=f"{symbol} was stopped")
                 break
             await websocket.send_text(message)
-            metrics.frame_sent(symbol, published_ns)
+            if on_sent is not None:
+                on_sent(symbol, published_ns)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client went away mid-send; nothing to clean up beyond the slot
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 
-
 Message = tuple[str, int]  # (encoded JSON, time it was published, ns)
 CLOSED: Message = ("", -1)  # offered to a stopped market's clients: close the socket
 

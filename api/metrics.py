@@ -14,8 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from marketdata.events import DepthDiff
 from features.liquidity import EVENT_TYPES
+from marketdata.events import DepthDiff
 
 if TYPE_CHECKING:
     from api.runtime import Runtime

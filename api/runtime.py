@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from api.cross_venue import CrossVenue
 from api.frame_clock import FrameClock
 from api.hub import FrameHub
 from api.sources import (
@@ -85,10 +86,12 @@ class Runtime:
         # (key, engine) of each market started later (metrics hook its latencies)
         self.on_market_started: list[Callable[[str, Any], None]] = []
         self.on_market_stopped: list[Callable[[str], None]] = []  # e.g. drop its metric series
+        self.on_tick: list[Callable[[float, int], None]] = []  # after the markets' frames
         self._collapsed: set[str] = set()
         # Encoded snapshot per symbol, valid until the next frame: the history only changes once
         # a second, so a thousand clients connecting at once cost one encoding, not a thousand.
         self._snapshot_cache: dict[str, tuple[int, str]] = {}
+        self.cross_venue = CrossVenue(self)
 
     @property
     def symbols(self) -> list[str]:
@@ -395,6 +398,8 @@ class Runtime:
             self.hub.publish(symbol, encoded, int(ts * 1e9))
             if self.frame_clock.ticks % STATUS_LOG_EVERY_S == 0:
                 self._log_status(symbol, frame)
+        for hook in self.on_tick:
+            hook(ts, now_ns)
 
     def _log_status(self, symbol: str, frame: dict[str, Any]) -> None:
         engine = self.engines[symbol]

@@ -17,6 +17,8 @@ from typing import Any, cast
 from dash import dcc, html
 
 from dashboard import event_tape, figures, trader_figures, trader_layout
+from dashboard.cross_venue_figures import cross_venue_config
+from dashboard.cross_venue_layout import cross_venue_view
 
 
 def data_attrs(**values: str) -> dict[str, Any]:
@@ -85,6 +87,7 @@ def page_config(symbols: Sequence[str]) -> dict[str, Any]:
         "eventStyles": figures.event_styles(),
         "traderFigures": trader_figures.trader_figures(),
         "themes": figures.theme_colors(),
+        "cross": cross_venue_config(),
     }
 
 
@@ -200,6 +203,7 @@ def build_layout(symbols: Sequence[str]) -> html.Div:
                    figures.surface_figure(), "dl-panel-surface"),
         ], id="dl-main", className="dl-main"),
         trader_layout.trader_view(),
+        cross_venue_view(),
         event_tape.events_section(),
         html.Footer([
             html.Span("frames 0", id="dl-footer-frames"),

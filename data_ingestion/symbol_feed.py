@@ -1,19 +1,21 @@
 """What every Binance feed (USDT-M, Spot) shares: one engine per symbol, REST snapshots parsed
 at the edge, frames parsed and routed to their engine, and symbols added and removed while the
 feed runs. A venue's feed says which streams carry a symbol (``_subscribe``/``_unsubscribe``)
-and which socket carries its depth (``depth_socket``).
+and which socket carries its depth (``depth_socket``). Market statistics (mark price, 24-hour
+ticker) are not book events: they go to ``on_stats``, which the runtime sets.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from data_ingestion.binance.parser import ParseError
 from data_ingestion.binance.rest import RestError
 from data_ingestion.connection import SupervisedSocket
 from data_ingestion.engine import SnapshotUnavailable, SymbolEngine
-from marketdata.events import DepthDiff, DepthSnapshot, Trade
+from marketdata.events import DepthDiff, DepthSnapshot, MarketStats, MarkPrice, Ticker24h, Trade
 from orderbook.instrument import Instrument
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,8 @@ class _Parser(Protocol):
     def add_instrument(self, instrument: Instrument) -> None: ...
 
     def remove_instrument(self, symbol: str) -> None: ...
+
+    malformed_stats: int
 
     def parse_stream(self, frame: bytes | str, receive_ts_ns: int) -> Any: ...
 
@@ -43,7 +47,16 @@ class SymbolFeed:
         self.parser = parser
         self.engines: dict[str, SymbolEngine] = {}
         self.malformed_frames = 0
+        # The runtime's: called with each parsed MarkPrice / Ticker24h of a followed symbol
+        # (named as the venue names it), in arrival order.
+        self.on_stats: Callable[[MarketStats], None] | None = None
         self._snapshot_limit = snapshot_limit
+
+    @property
+    def malformed_stats(self) -> int:
+        """Statistics messages skipped as malformed (never counted in ``malformed_frames``:
+        no book depends on them)."""
+        return int(self.parser.malformed_stats)
 
     async def fetch_snapshot(self, symbol: str) -> DepthSnapshot:
         """The engines' ``SnapshotFetch``: REST depth, parsed at the edge."""
@@ -101,3 +114,5 @@ class SymbolFeed:
             engine.submit_diff(event)
         elif type(event) is Trade:
             engine.on_trade(event)
+        elif (type(event) is MarkPrice or type(event) is Ticker24h) and self.on_stats is not None:
+            self.on_stats(event)

@@ -8,7 +8,11 @@ they are: each product's recorded snapshot is its book at the start, every recor
 event is applied to that book and sent on (its level strings and ``event_time`` exactly as
 recorded) to the connections subscribed to the product, under their own sequence numbers, and a
 connection subscribing later gets the book as replayed so far as its snapshot. Trades are the
-recorded ``market_trades`` updates, split by product. ``ticker`` and ``candles`` frames are not
+recorded ``market_trades`` updates, split by product. Tickers are the recorded ``ticker`` frames,
+forwarded, not computed: each recorded ticker goes out as an ``update`` to the product's ticker
+subscribers, and a ticker subscription's ``snapshot`` is the product's latest ticker so far: at
+first the last one recorded before the timeline starts (those are its start and are not
+replayed). ``candles`` frames are not
 served; heartbeats are the server's own. Increments come from the capture's products response.
 """
 
@@ -36,6 +40,8 @@ _BID = "bid"
 PublishL2 = Callable[[str, bytes, int], None]
 # (product, a market_trades update array holding that product's trades, the frame time in ns)
 PublishTrades = Callable[[str, bytes, int], None]
+# (product, a ticker update array holding that product's recorded ticker, the frame time in ns)
+PublishTicker = Callable[[str, bytes, int], None]
 
 
 class _ReplayedBook:
@@ -89,6 +95,9 @@ class CoinbaseReplay:
         self.products = [p for p in orjson.loads(products_body)["products"]
                          if p["product_id"] in snapshots]
         self.books = {p: _ReplayedBook(i) for p, i in self.instruments.items()}
+        # Each product's latest recorded ticker object: a ticker subscription's snapshot. The
+        # first recorded one is the start (taken out of the timeline, like the book snapshots).
+        self.tickers: dict[str, dict[str, Any]] = {}
         # Each product starts from its first recorded snapshot (taken out of the timeline,
         # which starts at the first of them); everything after is delivered.
         started: set[str] = set()
@@ -105,14 +114,16 @@ class CoinbaseReplay:
                     else:
                         events.append(event)
                 message = {**message, "events": events}
-            if started and channel in ("l2_data", "market_trades"):
+            elif channel == "ticker":
+                message = self._without_start_tickers(message, bool(started))
+            if started and channel in ("l2_data", "market_trades", "ticker"):
                 self._timeline.append((receive_ns, message))
 
     def book(self, product: str) -> Snapshot:
         return self.books[product].snapshot()
 
     async def run(self, publish_l2: PublishL2, publish_trades: PublishTrades,
-                  running: asyncio.Event) -> None:
+                  running: asyncio.Event, publish_ticker: PublishTicker | None = None) -> None:
         """Deliver the capture on its timeline (scaled by ``speed``); while ``running`` is
         cleared the replay clock stands still."""
         loop = asyncio.get_running_loop()
@@ -128,7 +139,10 @@ class CoinbaseReplay:
                 await asyncio.sleep(delay)
             elif count % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-            self._deliver(message, publish_l2, publish_trades)
+            if message["channel"] == "ticker":
+                self._deliver_tickers(message, receive_ns, publish_ticker)
+            else:
+                self._deliver(message, publish_l2, publish_trades)
             self.messages_sent += 1
         log.info("coinbase replay finished after %d messages", self.messages_sent)
         self.finished.set()
@@ -159,6 +173,42 @@ class CoinbaseReplay:
             if product in self.books:
                 publish_trades(product, orjson.dumps([{"type": "update", "trades": trades}]),
                                rfc3339_to_ms(trades[-1]["time"]) * 1_000_000)
+
+
+    def _without_start_tickers(self, message: dict[str, Any], started: bool) -> dict[str, Any]:
+        """``message`` less the tickers that make a product's start: every one recorded before
+        the timeline starts (the latest wins), and a product's first one after that."""
+        events = []
+        for event in message.get("events", []):
+            later = []
+            for ticker in event.get("tickers", []):
+                product = ticker.get("product_id", "")
+                if started and product in self.tickers:
+                    later.append(ticker)
+                else:
+                    self.tickers[product] = ticker
+            events.append({**event, "tickers": later})
+        return {**message, "events": events}
+
+    def _deliver_tickers(self, message: dict[str, Any], receive_ns: int,
+                         publish: PublishTicker | None) -> None:
+        """Each recorded ticker as one product's ``update`` (the recorded client's
+        subscription snapshot is, for the server's clients, just the latest ticker)."""
+        for product, ticker in _tickers_of(message):
+            if product not in self.books:
+                continue
+            self.tickers[product] = ticker
+            if publish is not None:
+                publish(product, orjson.dumps([{"type": "update", "tickers": [ticker]}]),
+                        receive_ns)
+
+
+def _tickers_of(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(product, ticker object)`` of every ticker in a recorded ``ticker`` frame."""
+    if message.get("channel") != "ticker":
+        return []
+    return [(ticker.get("product_id", ""), ticker) for event in message.get("events", [])
+            for ticker in event.get("tickers", [])]
 
 
 def _changes(book: _ReplayedBook, levels: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """A local Coinbase Advanced Trade look-alike: one WebSocket endpoint on 127.0.0.1 serving
-``level2`` (as ``l2_data``), ``market_trades`` and ``heartbeats`` from books it owns.
+``level2`` (as ``l2_data``), ``market_trades``, ``ticker`` and ``heartbeats`` from books it owns.
 
 Each product is the existing order-level simulation (``market_model.SimulatedSymbol``: the
 ``matching`` engine driven by the synthetic flow); every tick its published changes become one
@@ -9,14 +9,17 @@ client's book against. Faults are injected on demand: a lost update (its sequenc
 skipped), a duplicated update, a dropped connection.
 
 Protocol as in exchange-protocols.md section 3: subscribe within 5 s, one channel per message,
-the ``subscriptions`` reply, a ``snapshot`` per product on subscribing to level2, one
+the ``subscriptions`` reply, a ``snapshot`` per product on subscribing to level2 or ticker, one
 ``sequence_num`` counter per connection across all channels, ``{"type":"error"}`` for bad
-requests. Plain HTTP on the same port answers the public products list
-(``GET /api/v3/brokerage/market/products``), where clients read each product's increments.
+requests. A product's ``ticker`` update goes out in a tick where it traded or its published touch
+changed, at most once a tick (``coinbase_ticker``). ``dislocate()`` pushes a simulated product's
+price away for a while (``SimulatedSymbol.dislocate``). Plain HTTP on the same port answers the
+public products list (``GET /api/v3/brokerage/market/products``), where clients read each
+product's increments.
 
 Given a ``CoinbaseReplay`` it serves a real capture instead of simulating (``coinbase_replay``):
-the capture's products only, its updates and trades on the captured timeline from the first
-level2 subscription on. Start it alone with ``python -m local_exchange.coinbase_server --port
+the capture's products only, its updates, trades and tickers on the captured timeline from the
+first level2 subscription on. Start it alone with ``python -m local_exchange.coinbase_server --port
 8765 [--replay CAPTURE.jsonl.zst --speed 1]``.
 """
 
@@ -28,7 +31,6 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -40,23 +42,28 @@ from data_ingestion.clock import Clock, SystemClock
 from local_exchange import coinbase_messages as msgs
 from local_exchange.coinbase_replay import CoinbaseReplay
 from local_exchange.coinbase_session import CHANNELS, CoinbaseSession
+from local_exchange.coinbase_ticker import ProductTicker, ticker_events
 from local_exchange.instruments import SymbolSpec
 from local_exchange.market_model import COINBASE_FLOW, DEFAULT_FLOW, SimulatedSymbol
 from local_exchange.publisher import TickOutput
 from local_exchange.snapshot import Snapshot
+from marketdata.markets import COINBASE
 from orderbook.instrument import Instrument
 
 log = logging.getLogger(__name__)
 
-# Coinbase's increments (GET /api/v3/brokerage/market/products) and prices, as the 2026
-# capture's products response lists them. BNB is left out: the issue's model of Coinbase has
-# it unlisted, which also shows how an asset missing on one venue looks.
+# Coinbase's increments (GET /api/v3/brokerage/market/products), as the 2026 capture's products
+# response lists them. Start prices are each asset's one anchor shared by every venue (its
+# 2024-08-08 price, as on Binance: instruments.KNOWN_SPECS), so the venues of an asset start
+# together and a cross-venue difference is the model's, not the anchors'. BNB is left out: the
+# issue's model of Coinbase has it unlisted, which also shows how an asset missing on one venue
+# looks.
 COINBASE_SPECS: dict[str, SymbolSpec] = {
-    "BTC-USD": SymbolSpec.make("BTC-USD", "0.01", "0.00000001", 2, 8, "65083.66"),
-    "ETH-USD": SymbolSpec.make("ETH-USD", "0.01", "0.00000001", 2, 8, "1919.44"),
-    "SOL-USD": SymbolSpec.make("SOL-USD", "0.01", "0.00000001", 2, 8, "77.12"),
-    "XRP-USD": SymbolSpec.make("XRP-USD", "0.0001", "0.000001", 4, 6, "1.0411"),
-    "DOGE-USD": SymbolSpec.make("DOGE-USD", "0.00001", "0.1", 5, 1, "0.07040"),
+    "BTC-USD": SymbolSpec.make("BTC-USD", "0.01", "0.00000001", 2, 8, "61800.20"),
+    "ETH-USD": SymbolSpec.make("ETH-USD", "0.01", "0.00000001", 2, 8, "2680.00"),
+    "SOL-USD": SymbolSpec.make("SOL-USD", "0.01", "0.00000001", 2, 8, "155.00"),
+    "XRP-USD": SymbolSpec.make("XRP-USD", "0.0001", "0.000001", 4, 6, "0.5600"),
+    "DOGE-USD": SymbolSpec.make("DOGE-USD", "0.00001", "0.1", 5, 1, "0.10100"),
 }
 # BTC and ETH calibrated to the Coinbase capture (scripts/feed_stats.py --venue coinbase); the
 # thinner ones use the futures flows of the same assets, whose ticks are Coinbase's.
@@ -86,9 +93,11 @@ class CoinbaseServer:
         self.replay = replay
         start_ns = self.clock.time_ns()
         self.sims = {} if replay else {
-            name: SimulatedSymbol(spec, self.settings.seed, _FLOW_OF.get(name),
+            name: SimulatedSymbol(spec, self.settings.seed, _FLOW_OF.get(name), venue=COINBASE,
                                   start_ns=start_ns)
             for name, spec in (products or COINBASE_SPECS).items()}
+        self.tickers = {name: ProductTicker(name, sim.spec.instrument)
+                        for name, sim in self.sims.items()}
         self.sessions: set[CoinbaseSession] = set()
         self.paused = False
         self.connections = 0
@@ -198,12 +207,27 @@ class CoinbaseServer:
         if spec is None:
             raise ValueError(f"{product} is not listed; listed: {', '.join(COINBASE_SPECS)}")
         self.sims[product] = SimulatedSymbol(spec, self.settings.seed, _FLOW_OF.get(product),
+                                             venue=COINBASE,
                                              start_ns=self.clock.time_ns())
+        self.tickers[product] = ProductTicker(product, spec.instrument)
         return True
 
     def remove_symbol(self, product: str) -> bool:
         """Stop simulating ``product``; subscribers simply get nothing more for it."""
+        self.tickers.pop(product, None)
         return self.sims.pop(product, None) is not None
+
+    def dislocate(self, product: str, bps: float, seconds: float) -> None:
+        """Push ``product``'s price ``bps`` basis points away for ``seconds``, then let it
+        return (``SimulatedSymbol.dislocate``). ``ValueError`` for a product not simulated
+        here and for a replay, whose prices are the capture's."""
+        if self.replay is not None:
+            raise ValueError("a replay cannot be dislocated: its prices are the capture's")
+        sim = self.sims.get(product)
+        if sim is None:
+            raise ValueError(f"{product} is not simulated here; simulated: "
+                             f"{', '.join(self.sims)}")
+        sim.dislocate(bps, seconds, self.clock.time_ns())
 
     def malformed_frame(self) -> int:
         """Send every connection a text frame that is not JSON (outside the sequence)."""
@@ -297,9 +321,15 @@ class CoinbaseServer:
     def _send_initial(self, session: CoinbaseSession, channel: str, added: list[str],
                       now: int) -> None:
         """The snapshot a subscription starts with: the whole published book for level2;
-        for market_trades an empty one (this server keeps no trade history)."""
+        for market_trades an empty one (this server keeps no trade history); for ticker each
+        product's current ticker, one message per product as Coinbase sends it."""
         if channel == "market_trades" and added:
             session.send("market_trades", now, msgs.trade_events("snapshot", []))
+        if channel == "ticker":
+            for product in added:
+                entry = self._ticker_entry(product, now)
+                if entry is not None:
+                    session.send("ticker", now, ticker_events("snapshot", [entry]))
         if channel != "level2":
             return
         for product in added:
@@ -315,7 +345,8 @@ class CoinbaseServer:
         start misses none of the capture (it would otherwise get a later snapshot)."""
         assert self.replay is not None
         await self._book_subscriber.wait()
-        await self.replay.run(self._publish_l2, self._publish_trades, self._running)
+        await self.replay.run(self._publish_l2, self._publish_trades, self._running,
+                              self._publish_ticker)
 
     async def _run_books(self) -> None:
         tick = self.settings.tick_s
@@ -335,6 +366,15 @@ class CoinbaseServer:
             trades = [msgs.trade(product, t["a"], t["p"], t["q"], "BUY" if t["m"] else "SELL",
                                  t["T"] * 1_000_000) for t in out.agg_trades]
             self._publish_trades(product, msgs.trade_events("update", trades), now)
+            ticker = self.tickers[product]
+            for t in out.agg_trades:
+                ticker.record(t["p"], t["q"], t["a"], t["T"])
+        # book_ticker is set when the published touch changed this tick.
+        wanted = any(session.wants("ticker", product) for session in self.sessions)
+        if wanted and (out.agg_trades or out.book_ticker is not None):
+            entry = self._ticker_entry(product, now)
+            if entry is not None:
+                self._publish_ticker(product, ticker_events("update", [entry]), now)
 
     def _publish_l2(self, product: str, events: bytes, event_ns: int) -> None:
         # The envelope's timestamp is the server's send time; event times are inside.
@@ -348,6 +388,18 @@ class CoinbaseServer:
         for session in list(self.sessions):
             if session.wants("market_trades", product):
                 session.send("market_trades", now, events)
+
+    def _publish_ticker(self, product: str, events: bytes, event_ns: int) -> None:
+        now = self.clock.time_ns()
+        for session in list(self.sessions):
+            if session.wants("ticker", product):
+                session.send("ticker", now, events)
+
+    def _ticker_entry(self, product: str, now_ns: int) -> dict | None:
+        """The product's ticker now: the replay's latest recorded one, or the simulation's."""
+        if self.replay is not None:
+            return self.replay.tickers.get(product)
+        return self.tickers[product].entry(self.book(product), now_ns // 1_000_000)
 
     # ------------------------------------------------------------------ REST
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:

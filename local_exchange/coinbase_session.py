@@ -18,7 +18,7 @@ from local_exchange import coinbase_messages as msgs
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("level2", "market_trades", "heartbeats")
+CHANNELS = ("level2", "market_trades", "ticker", "heartbeats")
 
 
 class CoinbaseSession:

@@ -10,6 +10,10 @@ Injected liquidity events (``injection``): scenarios given here or through ``inj
 ``GET /control/inject`` run as real orders in the engine (simulated) or as an overlay on the
 recorded book (replay); ``truth()`` / ``GET /control/truth`` return what was injected, in venue
 time.
+
+Market statistics (``binance_stats``): ``@ticker`` every second and, on USDT-M, ``@markPrice@1s``
+/ ``@markPrice`` and their REST endpoints, derived from the exchange's own trades and book.
+``dislocate()`` pushes a simulated symbol's price away for a while (``SimulatedSymbol.dislocate``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
 
+from local_exchange.binance_stats import BinanceStatsFeed
 from local_exchange.faults import (
     INVALID_JSON_FRAME,
     DepthFaults,
@@ -50,6 +55,7 @@ from local_exchange.spot_dialect import (
     spot_depth,
 )
 from local_exchange.streams import DEPTH_SPEEDS
+from marketdata.markets import BINANCE_SPOT, BINANCE_USDM
 
 if TYPE_CHECKING:
     from local_exchange.threaded import ExchangeThread
@@ -132,7 +138,8 @@ class LocalExchange:
             known = {**(SPOT_SPECS if spot else KNOWN_SPECS), **(specs or {})}
             flow = {**(SPOT_FLOW if spot else {}), **(flow or {})}
             now = clock()
-            self._sims = {s: SimulatedSymbol(known[s], seed, flow.get(s), now)
+            venue = BINANCE_SPOT if spot else BINANCE_USDM
+            self._sims = {s: SimulatedSymbol(known[s], seed, flow.get(s), now, venue=venue)
                           for s in (sym.upper() for sym in symbols)}
             source = SimulatedMarket(self._sims)
             kinds = tuple(DEPTH_SPEEDS)
@@ -142,6 +149,11 @@ class LocalExchange:
         self.symbols = tuple(source.listed())
         self.injector = self._make_injector(seed, scenarios)
         self.rest = (SpotRestApi if spot else RestApi)(source, clock, self.injector.control)
+        # Venue time of the newest recorded event (replay): the statistics' clock there.
+        self._venue_ms: int | None = None
+        self.stats = BinanceStatsFeed(source.listed(), spot, self._stats_book, self._venue_now,
+                                      self._index_price)
+        self.rest.stats = self.stats
         settings = settings or ServerSettings()
         self.server = StreamServer(self.rest, replace(settings, routed=not spot))
         self._spot = spot
@@ -284,7 +296,8 @@ class LocalExchange:
         spec = self._known.get(symbol)
         if spec is None:
             raise ValueError(f"{symbol} is not listed; listed: {', '.join(self._known)}")
-        sim = SimulatedSymbol(spec, self._seed, self._flow.get(symbol), self.clock())
+        sim = SimulatedSymbol(spec, self._seed, self._flow.get(symbol), self.clock(),
+                              venue=BINANCE_SPOT if self._spot else BINANCE_USDM)
         self._sims[symbol] = sim
         self.injector.venues[symbol] = SimVenue(sim)
         self.rest.source.specs[symbol] = spec  # type: ignore[union-attr]
@@ -301,11 +314,49 @@ class LocalExchange:
             return False
         self.rest.source.specs.pop(symbol, None)  # type: ignore[union-attr]
         self.injector.venues.pop(symbol, None)
+        self.stats.forget(symbol)
         self._faults.pop(symbol, None)
         self._mergers.pop(symbol, None)
         self._last_depth.pop(symbol, None)
         self.symbols = tuple(self._sims)
         return True
+
+    # ------------------------------------------------------------- dislocation
+    def dislocate(self, symbol: str, bps: float, seconds: float) -> None:
+        """Push ``symbol``'s price ``bps`` basis points away for ``seconds``, then let it
+        return (the model's ``SimulatedSymbol.dislocate``). ``ValueError`` for a symbol not
+        simulated here and for a replay, whose prices are the recording's."""
+        if self._replay is not None:
+            raise ValueError("a replay cannot be dislocated: its prices are the recording's")
+        sim = self._sims.get(symbol.upper())
+        if sim is None:
+            raise ValueError(f"{symbol} is not simulated here; simulated: "
+                             f"{', '.join(self._sims)}")
+        sim.dislocate(bps, seconds, self.clock())
+
+    # ---------------------------------------------------------------- statistics
+    def _venue_now(self) -> int:
+        if self._replay is not None and self._venue_ms is not None:
+            return self._venue_ms
+        return self.clock() // 1_000_000
+
+    def _stats_book(self, symbol: str) -> tuple[list[Level], list[Level]] | None:
+        try:
+            _, bids, asks = self.published_book(symbol)
+        except LookupError:  # a replay before its snapshot
+            return None
+        return bids, asks
+
+    def _index_price(self, symbol: str) -> float | None:
+        """The asset's spot reference in ``symbol``'s price units: its anchor on the common
+        path (``asset_path``) now, without this venue's premium, deviation or dislocation.
+        The model reads the path at this exchange's clock (it is given the start time)."""
+        sim = self._sims.get(symbol)
+        return None if sim is None else sim.index_price(self.clock())
+
+    def _publish_stats(self, now_ms: int) -> None:
+        for names, payload in self.stats.due(now_ms):
+            self.server.publish(names, payload)
 
     # ------------------------------------------------------------------ faults
     def drop_diff(self, symbol: str) -> None:
@@ -395,12 +446,14 @@ class LocalExchange:
                 if merged is not None:
                     self._send_depth(symbol, kind, merged)
             for trade in out.agg_trades:
+                self.stats.record_payload(trade)
                 self.server.publish((f"{lower}@aggtrade",),
                                     spot_agg_trade(trade) if self._spot else trade)
             if out.book_ticker is not None:
                 ticker = out.book_ticker
                 self.server.publish((f"{lower}@bookticker",),
                                     spot_book_ticker(ticker) if self._spot else ticker)
+        self._publish_stats(now_ms)
 
     def _send_depth(self, symbol: str, kind: str, event: Payload) -> None:
         names = (f"{symbol.lower()}@{kind}",)
@@ -408,6 +461,17 @@ class LocalExchange:
             self.server.publish(names, spot_depth(payload) if self._spot else payload)
 
     def _emit_recorded(self, msg: RecordedMessage) -> None:
+        """Send one recorded message, then whatever statistics fell due on its venue time."""
+        self._emit_recorded_message(msg)
+        event_ms = msg.data.get("E")
+        if isinstance(event_ms, int):
+            self._venue_ms = max(event_ms, self._venue_ms or 0)
+        if msg.data.get("e") in ("trade", "aggTrade"):
+            self.stats.record_payload(msg.data)
+        if self._venue_ms is not None:
+            self._publish_stats(self._venue_ms)
+
+    def _emit_recorded_message(self, msg: RecordedMessage) -> None:
         lower, event = msg.symbol.lower(), msg.data.get("e")
         if self._spot and event != "depthUpdate":
             self._emit_recorded_spot(msg)

@@ -3,16 +3,25 @@
 The tick and lot steps and precisions are Binance USDT-M's own (exchangeInfo, 2024) and the start
 prices are where each market traded on 2024-08-08, the day of the BTCUSDT/ETHUSDT recordings:
 BTC and ETH, BNB and SOL, and three thinner, large-tick markets (XRP, DOGE, LINK) whose touch
-rarely moves. ``SPOT_SPECS`` are the same pairs on Binance Spot. A recorded symbol gets its
-venue's listed spec, any other one decimals inferred from the recorded strings (``infer_spec``).
+rarely moves. ``SPOT_SPECS`` are the same pairs on Binance Spot. ``ASSET_ANCHORS`` holds one such
+price per asset, shared by every venue's simulation of it (``asset_path``), so the start prices
+of every venue's listing are that anchor. A recorded symbol gets its venue's listed spec, any
+other one decimals inferred from the recorded strings (``infer_spec``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketdata.markets import BINANCE_SPOT, BINANCE_USDM
+from marketdata.markets import BINANCE_SPOT, BINANCE_USDM, COINBASE
 from orderbook.instrument import Instrument
+
+# One price per asset (2024-08-08), in the quote currency (USDT; Coinbase's USD taken at par):
+# every venue's simulation of the asset starts there and follows one common path from it.
+ASSET_ANCHORS: dict[str, str] = {
+    "BTC": "61800.2", "ETH": "2680", "SOL": "155", "BNB": "520", "XRP": "0.56",
+    "DOGE": "0.101", "LINK": "9.8",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +62,10 @@ KNOWN_SPECS: dict[str, SymbolSpec] = {
 # Binance Spot lists the same pairs with its own steps (exchangeInfo, 2024); quantities are
 # printed with baseAssetPrecision (8) decimals, as Spot does.
 SPOT_SPECS: dict[str, SymbolSpec] = {
-    "BTCUSDT": SymbolSpec.make("BTCUSDT", "0.01", "0.00001", 2, 8, "61790.00"),
-    "ETHUSDT": SymbolSpec.make("ETHUSDT", "0.01", "0.0001", 2, 8, "2678.00"),
-    "BNBUSDT": SymbolSpec.make("BNBUSDT", "0.01", "0.001", 2, 8, "519.80"),
-    "SOLUSDT": SymbolSpec.make("SOLUSDT", "0.01", "0.001", 2, 8, "154.90"),
+    "BTCUSDT": SymbolSpec.make("BTCUSDT", "0.01", "0.00001", 2, 8, "61800.20"),
+    "ETHUSDT": SymbolSpec.make("ETHUSDT", "0.01", "0.0001", 2, 8, "2680.00"),
+    "BNBUSDT": SymbolSpec.make("BNBUSDT", "0.01", "0.001", 2, 8, "520.00"),
+    "SOLUSDT": SymbolSpec.make("SOLUSDT", "0.01", "0.001", 2, 8, "155.00"),
 }
 
 
@@ -68,6 +77,15 @@ def _decimals(text: str) -> int:
 def listed_specs(venue: str) -> dict[str, SymbolSpec]:
     """The specs ``venue`` lists: ``SPOT_SPECS`` for Binance Spot, ``KNOWN_SPECS`` otherwise."""
     return SPOT_SPECS if venue == BINANCE_SPOT else KNOWN_SPECS
+
+
+def venue_of(spec: SymbolSpec) -> str:
+    """The venue a listed spec belongs to, for callers that do not say: a Coinbase product id
+    has a dash, a Binance Spot listing is the ``SPOT_SPECS`` one (its steps differ from the
+    perpetual's), anything else is USDT-M."""
+    if "-" in spec.symbol:
+        return COINBASE
+    return BINANCE_SPOT if SPOT_SPECS.get(spec.symbol) == spec else BINANCE_USDM
 
 
 def infer_spec(symbol: str, price_text: str, qty_text: str,

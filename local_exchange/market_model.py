@@ -7,8 +7,8 @@ almost always one tick, and market orders have heavy-tailed sizes that sometimes
 Flow per symbol, all Poisson: limit orders (price distance from the same-side touch: a small
 near-touch share, a lognormal far share), uniform random cancels (every resting order has the
 same hazard, so the book relaxes to ``limit_rate * lifetime`` orders per side), market orders
-with Pareto notional whose side leans toward a latent random-walk fair price (that lean is what
-makes the mid wander: takers deplete the touch on the side the fair price moved to). When the
+with Pareto notional whose side leans toward a latent fair price (that lean is what makes the
+mid wander: takers deplete the touch on the side the fair price moved to). When the
 spread is wider than one tick, some new orders improve it, which
 is what keeps the real books at one tick. Each side is trimmed to ``max_levels`` by cancelling
 the farthest level, so a 1000-level snapshot is the whole book.
@@ -31,6 +31,17 @@ to the room left under the cap, or, where the band stops arrivals, not placed at
 caps the makers re-quoted a thinned touch within the same 100 ms step and the thinning never
 reached the published book; with room-only caps what takers ate was refilled as fast (no net
 cancellation, which exhaustion needs: its arrivals ramp down).
+
+Coherent venues (``asset_path``): the latent fair price is the asset's anchor
+(``instruments.ASSET_ANCHORS``) on the asset's common path, a pure function of time that every
+venue's instance computes alike with nothing shared, times the venue's premium (the perpetual a
+little above spot) and its own small mean-reverting deviation. So the same asset's books on
+different venues stay within a few bps of each other, as arbitrage keeps real ones, while each
+keeps its own spreads, depth and rates. ``fair_vol_ticks`` still sets each venue's volatility;
+venues of one asset must mean the same bps by it (the listed flows do), or they drift apart.
+
+A dislocation (``SimulatedSymbol.dislocate``) moves one venue's whole book and fair price by a
+whole number of ticks for a while, which is what a cross-venue view needs to be tested against.
 """
 
 from __future__ import annotations
@@ -39,9 +50,11 @@ import math
 import random
 from dataclasses import dataclass, replace
 
-from local_exchange.instruments import SymbolSpec
+from local_exchange.asset_path import VENUE_PREMIUM_BPS, VenueFair
+from local_exchange.instruments import ASSET_ANCHORS, SymbolSpec, venue_of
 from local_exchange.matching import MatchingEngine, Side
 from local_exchange.publisher import DepthPublisher, TickOutput
+from marketdata.markets import MarketId
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +71,9 @@ class FlowParams:
     max_distance_ticks: int = 2500
     improve_prob: float = 0.85        # when spread > 1 tick: share of orders placed inside it
     near_notional_median: float = 1_000.0  # levels 2-3: sim ~0.03 BTC, real 0.035
-    fair_vol_ticks: float = 15.0      # latent fair price: random walk, ticks per sqrt(second)
+    fair_vol_ticks: float = 15.0      # latent fair price's volatility, ticks per sqrt(second)
+    deviation_bps: float = 1.0        # this venue's own wander around the asset's common path
+    deviation_half_life_s: float = 300.0  # (stationary std, and how fast it reverts)
     fair_pull_ticks: float = 3.0      # how strongly takers lean toward the fair price
     limit_notional_median: float = 2_000.0
     limit_notional_sigma: float = 1.6
@@ -128,19 +143,21 @@ SPOT_FLOW: dict[str, FlowParams] = {
 # the book deep at these rates), ~2 taker orders/s on BTC and ~0.8/s on ETH, tiny prints (median
 # ~$30 on BTC, ~$70 on ETH, ETH's tail heavy enough to sweep), touch 0.25 BTC and 0.11 ETH.
 # Coinbase's BTC tick (0.01) is a tenth of the perpetual's, so distances are ten times the
-# ticks, as on Spot. BTC did not move in the capture; its volatility is ETH's in basis points
-# (~0.15 bp per sqrt second). Not reproduced: ETH-USD's ~7-tick spread (the makers here always
-# close it to one tick) and Coinbase's full-depth books (tens of thousands of levels).
+# ticks, as on Spot. Volatility is the asset's, the same bps as on Binance (150 x 0.01 for BTC,
+# 12 x 0.01 for ETH), as one common path carries all venues of an asset: the capture's BTC did
+# not move in its 25 s and its ETH moved ~0.15 bp per sqrt second, which the model had before
+# the venues were tied together. Not reproduced: ETH-USD's ~7-tick spread (the makers here
+# always close it to one tick) and Coinbase's full-depth books (tens of thousands of levels).
 COINBASE_FLOW: dict[str, FlowParams] = {
     "BTC-USD": replace(DEFAULT_FLOW["BTCUSDT"], limit_rate=20.0, order_lifetime_s=60.0,
                        market_rate=1.9, market_notional_min=16.0, near_notional_median=350.0,
-                       fair_vol_ticks=1.0, far_median_ticks=2500.0, max_distance_ticks=25_000,
+                       fair_vol_ticks=150.0, far_median_ticks=2500.0, max_distance_ticks=25_000,
                        maker_qty_median=0.25),
     "ETH-USD": replace(DEFAULT_FLOW["ETHUSDT"], limit_rate=30.0, order_lifetime_s=60.0,
                        near_share=0.15, market_rate=0.8, market_notional_min=30.0,
                        market_pareto_alpha=0.85, market_notional_max=50_000.0,
                        near_notional_median=500.0,
-                       fair_vol_ticks=3.0, maker_qty_median=0.107),
+                       fair_vol_ticks=12.0, maker_qty_median=0.107),
 }
 
 
@@ -148,15 +165,29 @@ class SimulatedSymbol:
     """Engine + flow + publisher for one symbol; ``step`` advances by one publish interval."""
 
     def __init__(self, spec: SymbolSpec, seed: int, params: FlowParams | None = None,
-                 start_ns: int = 0) -> None:
+                 start_ns: int | None = None, venue: str | None = None) -> None:
+        """``start_ns`` is the venue time (ns) the book starts at: the common path is read at
+        venue time, so the local exchanges give their clock's time and agree with each other.
+        Left out, the first step's start is taken as path time 0 (offline runs on a made-up
+        clock, which would otherwise find the path moved on since time 0 and chase it).
+        ``venue`` (``marketdata.markets`` names) picks the premium and, with the symbol, names
+        the asset; by default it is told from the spec (``instruments.venue_of``)."""
         self.spec = spec
         self.params = params or DEFAULT_FLOW.get(spec.symbol, FlowParams())
         self.rng = random.Random(f"{seed}:{spec.symbol}")
         instrument = spec.instrument
         self.tick = instrument.tick_units
         self.step_units = instrument.step_units
-        self.reference = instrument.prices.parse(spec.start_price)
-        self.fair = float(self.reference)
+        self.venue = venue or venue_of(spec)
+        self.asset = MarketId(self.venue, spec.symbol).base
+        self.fair_model = self._venue_fair(seed)
+        # An active dislocation: (book and fair price offset in price units, end time in ns).
+        self._dislocation: tuple[int, int] | None = None
+        # Venue time minus path time; None until the first step when no start time was given.
+        self._path_lag_ns: int | None = None if start_ns is None else 0
+        start_ns = start_ns or 0
+        self.fair = self.fair_model.price(start_ns)
+        self.reference = int(self.fair)
         gap_max = self.params.ids_per_change_max
         self.engine = MatchingEngine(
             spec.symbol,
@@ -174,16 +205,74 @@ class SimulatedSymbol:
         self.publisher = DepthPublisher(self.engine, spec,
                                         first_agg_id=300_000_000 + self.rng.randrange(10**8))
 
+    def _venue_fair(self, seed: int) -> VenueFair:
+        """The fair price model: the asset's anchor (else the spec's start price) on the
+        asset's common path, with this venue's premium and its own seeded deviation."""
+        p, prices = self.params, self.spec.instrument.prices
+        anchor_text = ASSET_ANCHORS.get(self.asset)
+        anchor = prices.parse(anchor_text or self.spec.start_price)
+        # In bps of the anchor, rounded so that venues quoting one asset in different ticks
+        # (BTC: 15 x 0.10 on the perpetual, 150 x 0.01 on Spot) get exactly the same number.
+        vol_bps = round(p.fair_vol_ticks * self.tick / anchor * 1e4, 4)
+        return VenueFair(self.asset, float(anchor), vol_bps,
+                         VENUE_PREMIUM_BPS.get(self.venue, 0.0), p.deviation_bps,
+                         p.deviation_half_life_s,
+                         random.Random(f"{seed}:{self.venue}:{self.spec.symbol}:deviation"))
+
     # ---------------------------------------------------------------- stepping
     def step(self, now_ns: int, dt_s: float, flow: bool = True) -> TickOutput:
         """Run ``dt_s`` seconds of flow ending at ``now_ns`` (unless paused), then publish."""
+        if self._dislocation is not None and now_ns >= self._dislocation[1]:
+            offset, end_ns = self._dislocation
+            self._dislocation = None
+            self._shift(-offset, max(end_ns, now_ns - int(dt_s * 1e9)))
+        if self._path_lag_ns is None:
+            self._path_lag_ns = now_ns - int(dt_s * 1e9)
         if flow:
             self._run_flow(now_ns, dt_s)
         return self.publisher.publish(now_ns // 1_000_000)
 
+    def dislocate(self, bps: float, seconds: float, now_ns: int) -> None:
+        """Push this venue's price by ``bps`` (positive = up) for ``seconds`` from ``now_ns``.
+
+        The whole book and the fair price move at once by the whole number of ticks nearest to
+        ``bps`` of the mid (published with the next step), and back the same way at the end. A
+        call while one is active replaces it (the book moves by the difference).
+        """
+        bid, ask = self.engine.best_bid(), self.engine.best_ask()
+        mid = (bid + ask) / 2 if bid is not None and ask is not None else self.fair
+        offset = round(mid * bps * 1e-4 / self.tick) * self.tick
+        previous = self.dislocation_offset()
+        self._dislocation = (offset, now_ns + int(seconds * 1e9))
+        self._shift(offset - previous, now_ns)
+
+    def index_price(self, now_ns: int) -> float:
+        """The asset's spot reference at venue time ``now_ns``, in this market's price units:
+        the common path without this venue's premium, own deviation or dislocation (what
+        Binance's index, an average of spot venues, tracks). For the perpetual's index price."""
+        path_ns = now_ns - (self._path_lag_ns or 0)
+        return self.fair_model.anchor * math.exp(self.fair_model.common_bps(path_ns) * 1e-4)
+
+    def dislocation_offset(self) -> int:
+        """The active dislocation's offset in price units (0 when there is none)."""
+        return self._dislocation[0] if self._dislocation is not None else 0
+
+    def _shift(self, delta: int, ts: int) -> None:
+        """Move the book and the fair price by ``delta`` price units (whole ticks)."""
+        if delta == 0:
+            return
+        self.fair += delta
+        self.reference += delta
+        shift_book(self.engine, delta, ts)
+        for side, quote in self.makers.quotes.items():
+            if quote is not None:
+                self.makers.quotes[side] = (quote[0], quote[1] + delta, quote[2])
+
     def _run_flow(self, now_ns: int, dt_s: float) -> None:
         p, engine, rng = self.params, self.engine, self.rng
-        self.fair += rng.gauss(0.0, p.fair_vol_ticks * math.sqrt(dt_s)) * self.tick
+        self.fair_model.advance(dt_s)
+        self.fair = (self.fair_model.price(now_ns - (self._path_lag_ns or 0))
+                     + self.dislocation_offset())
         start_ns = now_ns - int(dt_s * 1e9)
         self.makers.requote(start_ns)  # makers see the new fair price before the takers do
         cancel_rate = len(engine.orders) / p.order_lifetime_s
@@ -296,6 +385,30 @@ class SimulatedSymbol:
             for side in ("buy", "sell"):
                 self._limit_order(side, ts)  # type: ignore[arg-type]
         self._trim(ts)
+
+
+def shift_book(engine: MatchingEngine, delta: int, ts: int) -> None:
+    """Move every resting order ``delta`` price units, keeping its id, queue place and size.
+
+    Every level whose total changes (the old prices emptied, the new ones filled) consumes an
+    update id like any other change, so the next depthUpdate carries the move and every size in
+    it is still a sum of resting orders. Orders that would land at or below zero are cancelled.
+    It works on the engine's internals because ``MatchingEngine`` has no bulk move; it belongs
+    there (matching.py is not this module's).
+    """
+    for side, book in (("buy", engine.bids), ("sell", engine.asks)):
+        for price in [p for p in book.irange(None, -delta) if p + delta <= 0]:
+            for order_id in list(book[price].orders):
+                engine.cancel(order_id, ts)
+        old = list(book.items())
+        book.clear()
+        for price, level in old:
+            for order in level.orders.values():
+                order.price = price + delta
+            book[price + delta] = level
+        touched = {p for p, _ in old} | {p + delta for p, _ in old}
+        for price in sorted(touched):
+            engine._changed(side, price, ts)  # type: ignore[arg-type]
 
 
 FADE_LEVELS_MAX = 20  # bounds the per-step cost of a fade

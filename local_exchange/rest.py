@@ -1,4 +1,5 @@
-"""The Binance USDT-M REST subset depthlens uses: depth, exchangeInfo, ping, time.
+"""The Binance USDT-M REST subset depthlens uses: depth, exchangeInfo, ping, time, and the
+market statistics ``ticker/24hr`` and ``premiumIndex`` (bodies from ``binance_stats``).
 
 Error bodies, weights and headers follow Binance: ``{"code": -1121, "msg": "Invalid symbol."}``
 with HTTP 400, weight 2/5/10/20 by depth limit, ``X-MBX-USED-WEIGHT-1M`` on every response and
@@ -22,10 +23,21 @@ from local_exchange.snapshot import Snapshot
 WEIGHT_LIMIT_PER_MINUTE = 2400
 DEPTH_WEIGHTS: dict[int, int] = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
 DEFAULT_DEPTH_LIMIT = 500
+# (weight with a symbol, weight without: every symbol), Binance's USDT-M figures.
+TICKER_24HR_WEIGHTS = (1, 40)
+PREMIUM_INDEX_WEIGHTS = (1, 10)
 
 
 # (route, query) -> (HTTP status, JSON body): the injection control endpoint.
 ControlHandler = Callable[[str, Mapping[str, str]], tuple[int, dict[str, Any]]]
+
+
+class StatsSource(Protocol):
+    """The venue's derived statistics (``binance_stats.BinanceStatsFeed``)."""
+
+    def ticker_rest(self, symbol: str) -> dict[str, Any]: ...
+
+    def premium_index_rest(self, symbol: str) -> dict[str, Any] | None: ...
 
 
 class BookSource(Protocol):
@@ -65,6 +77,7 @@ class RestApi:
         self.clock = clock
         self.control = control  # /control/... (injection), outside Binance's paths
         self.faults = RestFaults(stale_snapshots={})
+        self.stats: StatsSource | None = None  # set by the exchange that owns the statistics
         self._window = -1
         self.used_weight = 0
 
@@ -90,7 +103,31 @@ class RestApi:
             return self._charge(1) or self._ok({})
         if route == "/fapi/v1/time":
             return self._charge(1) or self._ok({"serverTime": self._now_ms()})
+        if route == "/fapi/v1/ticker/24hr" and self.stats is not None:
+            return self._per_symbol(query, TICKER_24HR_WEIGHTS, self.stats.ticker_rest)
+        if route == "/fapi/v1/premiumIndex" and self.stats is not None:
+            return self._per_symbol(query, PREMIUM_INDEX_WEIGHTS, self.stats.premium_index_rest)
         return None
+
+    # --------------------------------------------------------------- statistics
+    def _per_symbol(self, query: dict[str, str], weights: tuple[int, int],
+                    body_of: Callable[[str], dict[str, Any] | None]) -> RestResponse:
+        """One symbol's body (``symbol=``), or a list of every listed symbol's without it.
+
+        An unknown symbol is Binance's -1121; a symbol without a body yet (a replay before
+        its book) is left out of the list, and asked for alone it is -1121 too."""
+        symbol = query.get("symbol")
+        blocked = self._charge(weights[0] if symbol else weights[1])
+        if blocked:
+            return blocked
+        if symbol is None:
+            bodies = (body_of(s) for s in list(self.source.listed()))
+            return RestResponse(200, orjson.dumps([b for b in bodies if b is not None]),
+                                self._weight_header())
+        body = body_of(symbol) if symbol in self.source.listed() else None
+        if body is None:
+            return self._error(400, -1121, "Invalid symbol.", weight=0)
+        return self._ok(body)
 
     # ------------------------------------------------------------------ depth
     default_depth_limit = DEFAULT_DEPTH_LIMIT

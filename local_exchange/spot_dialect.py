@@ -9,7 +9,10 @@ What differs from USDT-M, and only that, is translated here:
 * ``aggTrade`` carries ``M`` (always true on Spot); ``bookTicker`` has no ``e``/``E``/``T``;
 * REST lives under ``/api/v3``: ``depth`` (limit up to 5000, weights 5/25/50/250, no ``E``/``T``
   in the body), ``exchangeInfo`` (Spot's shape: ``baseAssetPrecision``, no contract fields),
-  ``ping``, ``time``; a 6000-per-minute weight budget;
+  ``ping``, ``time``, ``ticker/24hr`` (weight 2 for a symbol, 80 for all); a 6000-per-minute
+  weight budget;
+* ``@ticker`` is Spot's ``24hrTicker``, with ``x`` (the last price before the window) and the
+  touch ``b``/``B``/``a``/``A`` that USDT-M's lacks (``binance_stats``); Spot has no mark price;
 * no routed paths: every stream is served on ``/stream?streams=`` and ``/ws/...``.
 
 Recorded Spot payloads (replay) are already in this shape and go out as recorded; only a
@@ -30,6 +33,7 @@ Payload = dict[str, Any]
 SPOT_WEIGHT_LIMIT_PER_MINUTE = 6000
 SPOT_MAX_DEPTH_LIMIT = 5000
 SPOT_DEFAULT_DEPTH_LIMIT = 100
+SPOT_TICKER_24HR_WEIGHTS = (2, 80)
 BASE_ASSET_PRECISION = 8  # BTC, ETH, BNB, SOL on Spot
 
 
@@ -75,6 +79,8 @@ class SpotRestApi(RestApi):
             return self._charge(1) or self._ok({})
         if route == "/api/v3/time":
             return self._charge(1) or self._ok({"serverTime": self._now_ms()})
+        if route == "/api/v3/ticker/24hr" and self.stats is not None:
+            return self._per_symbol(query, SPOT_TICKER_24HR_WEIGHTS, self.stats.ticker_rest)
         return None
 
     default_depth_limit = SPOT_DEFAULT_DEPTH_LIMIT

@@ -24,7 +24,7 @@ _FORWARDED = frozenset({
     "pause", "resume", "published_book", "submit_limit", "cancel_order", "submit_market",
     "drop_diff", "duplicate_diff", "reorder_diffs", "disconnect_all", "silence",
     "rest_rate_limit", "rest_server_error", "stale_snapshot", "malformed_frame", "spec",
-    "inject", "truth", "add_symbol", "remove_symbol", "book",
+    "inject", "truth", "add_symbol", "remove_symbol", "book", "dislocate",
 })
 
 

@@ -77,4 +77,42 @@ class BookTicker(msgspec.Struct, frozen=True, gc=False):
     receive_ts_ns: int
 
 
-MarketEvent = DepthDiff | DepthSnapshot | Trade | BookTicker
+class MarkPrice(msgspec.Struct, frozen=True, gc=False):
+    """A perpetual's mark and index price and its funding (Binance ``markPriceUpdate``).
+
+    Prices are floats, not integer units: the venue computes them to more decimals than the
+    tick (``"61800.23456789"``), and they are statistics, never book levels.
+    ``funding_rate`` is a fraction per funding interval (0.0001 = 0.01 %).
+    """
+
+    symbol: str
+    mark_price: float
+    index_price: float
+    funding_rate: float
+    next_funding_ms: int
+    exchange_ts_ms: int
+    receive_ts_ns: int
+
+
+class Ticker24h(msgspec.Struct, frozen=True, gc=False):
+    """Rolling 24-hour statistics as the venue reports them (Binance ``24hrTicker``, Coinbase
+    ``ticker``). Floats, like ``MarkPrice``. ``open_price`` and ``quote_volume`` are None where
+    the venue does not send them (Coinbase sends the change in percent and base volume only).
+    """
+
+    symbol: str
+    last_price: float
+    open_price: float | None
+    high_price: float
+    low_price: float
+    change_pct: float
+    volume: float  # base units
+    quote_volume: float | None  # quote units
+    exchange_ts_ms: int
+    receive_ts_ns: int
+
+
+# Market-wide statistics: not book events, they go to the runtime's stats store.
+MarketStats = MarkPrice | Ticker24h
+
+MarketEvent = DepthDiff | DepthSnapshot | Trade | BookTicker | MarkPrice | Ticker24h

@@ -28,6 +28,12 @@ _SYMBOL_FORMS = {
 }
 
 
+# Binance writes BASEQUOTE with no separator; these quote assets are recognised at the end
+# (longest first, so FDUSD is not read as ...USD).
+_BINANCE_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "BTC", "ETH", "BNB", "EUR",
+                   "TRY")
+
+
 class MarketIdError(ValueError):
     """Not a market this build knows how to name."""
 
@@ -55,6 +61,26 @@ class MarketId:
     def key(self) -> str:
         """How the runtime names it: the bare symbol for USDT-M, the full id otherwise."""
         return self.symbol if self.venue == DEFAULT_VENUE else str(self)
+
+    @property
+    def base(self) -> str:
+        """The traded asset (``BTC`` of BTCUSDT and BTC-USD): markets of one asset across
+        venues share it."""
+        return self._split()[0]
+
+    @property
+    def quote(self) -> str:
+        """The quote currency (``USDT``, ``USD``), in which the market's prices are."""
+        return self._split()[1]
+
+    def _split(self) -> tuple[str, str]:
+        if self.venue == COINBASE:
+            base, _, quote = self.symbol.partition("-")
+            return base, quote
+        for quote in _BINANCE_QUOTES:
+            if self.symbol.endswith(quote) and len(self.symbol) > len(quote):
+                return self.symbol[: -len(quote)], quote
+        return self.symbol, ""
 
     def __str__(self) -> str:
         return f"{self.venue}:{self.symbol}"

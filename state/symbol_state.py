@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 
 from config import Config
-from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from features.liquidity import LiquidityDetectors
 from features.order_flow import best_level_ofi, volume_ofi
 from features.trade_flow import TradeFlow, TradeFlowMetrics
 from features.trades import TradeAccumulator, TradeSummary
 from insights import DecisionLayer, RuleBook, default_rules, empty_signals, liquidity_signals
 from insights.engine import Profile
+from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.book import L2Book, Level
 from orderbook.instrument import Instrument
 from state.book_fields import book_fields
@@ -66,7 +66,7 @@ class SymbolState:
         "_decisions", "_flow", "_has_baseline", "_last_book_ns", "_latest", "detectors",
         "_ofi_best_units", "_ofi_units", "_prev_ask_volume", "_prev_best_ask", "_prev_best_bid",
         "_prev_bid_volume", "_ring", "_step_units", "_trades", "_updates", "band_bps", "book",
-        "history_seconds", "instrument", "market", "rows", "top_n",
+        "book_venue_ms", "history_seconds", "instrument", "market", "rows", "top_n",
     )
 
     def __init__(self, instrument: Instrument, book: L2Book, *, top_n: int,
@@ -80,6 +80,8 @@ class SymbolState:
         # The market's name (``venue:symbol``; the bare symbol for USDT-M): the runtime sets
         # it, frames carry it, as the venue symbol alone is ambiguous across venues.
         self.market = instrument.symbol
+        # Venue time (ms) of the last book event: how far apart two venues' books are in time.
+        self.book_venue_ms: int | None = None
         self.top_n = top_n
         self.history_seconds = history_seconds
         self.band_bps = heatmap_band_bps
@@ -134,6 +136,7 @@ class SymbolState:
         update, and the jump from the old book is not order flow)."""
         self._set_baseline(book)
         self._last_book_ns = snapshot.receive_ts_ns
+        self.book_venue_ms = snapshot.exchange_ts_ms or self.book_venue_ms
         self._flow.went_live()
         if self.detectors is not None:
             self.detectors.on_book_reset(book, snapshot)
@@ -157,6 +160,7 @@ class SymbolState:
         self._prev_best_ask = best_ask
         self._updates += 1
         self._last_book_ns = diff.receive_ts_ns
+        self.book_venue_ms = diff.exchange_ts_ms
         if diff.exchange_ts_ms > self._flow.venue_ms:
             self._flow.venue_ms = diff.exchange_ts_ms
         if self.detectors is not None:

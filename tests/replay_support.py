@@ -110,3 +110,33 @@ def spot_instruments() -> dict[str, Instrument]:
         "BTCUSDT": Instrument.from_steps("BTCUSDT", "0.01000000", "0.00001000", qty_precision=8),
         "ETHUSDT": Instrument.from_steps("ETHUSDT", "0.01000000", "0.00010000", qty_precision=8),
     }
+
+
+def final_book(paths: Sequence[Path], symbol: str, parser: Any, instrument: Instrument,
+               rules: SyncRules = FUTURES_RULES, depth: int = 50,
+               ) -> tuple[int, list[list[float]], list[list[float]]]:
+    """A recording's last state by the in-process path (no sockets), to compare with what a
+    replay served over sockets built: the last applied update id, then the top ``depth``
+    levels per side as ``GET /book`` prints them."""
+    sync = replay_book_tickers(paths, symbol, parser, rules).sync
+    assert sync.last_applied_u is not None
+    return (sync.last_applied_u,
+            [[instrument.price(p), instrument.qty(q)] for p, q in sync.book.top_bids(depth)],
+            [[instrument.price(p), instrument.qty(q)] for p, q in sync.book.top_asks(depth)])
+
+
+def coinbase_capture_books(path: Path, products: Sequence[str],
+                           ) -> tuple[dict[str, Instrument], dict[str, L2Book]]:
+    """A Coinbase Advanced Trade capture's increments (its recorded products response) and the
+    books its frames build offline, through the client's parser and sequence machine."""
+    from data_ingestion.coinbase.book_sync import CoinbaseBookSync
+    from data_ingestion.coinbase.parser import CoinbaseParser, instruments_from_products
+    from data_ingestion.coinbase.recording import read_frames, read_http_body
+
+    instruments = instruments_from_products(read_http_body(path, "/market/products"),
+                                            list(products))
+    offline = CoinbaseBookSync({p: L2Book() for p in products}, lambda p: None)
+    parser = CoinbaseParser(instruments)
+    for frame in read_frames(path):
+        offline.on_frame(parser.parse(frame.data, frame.receive_ns))
+    return instruments, offline.books

@@ -20,12 +20,10 @@ from websockets.exceptions import ConnectionClosed
 
 from data_ingestion.backoff import Backoff
 from data_ingestion.clock import SystemClock
-from data_ingestion.coinbase.book_sync import CoinbaseBookSync
 from data_ingestion.coinbase.feed import CoinbaseFeed
-from data_ingestion.coinbase.parser import CoinbaseParser, instruments_from_products
-from data_ingestion.coinbase.recording import read_frames, read_http_body
+from data_ingestion.coinbase.recording import read_frames
 from local_exchange.coinbase_server import COINBASE_SPECS, CoinbaseServer, CoinbaseServerSettings
-from orderbook.book import L2Book
+from tests.replay_support import coinbase_capture_books
 
 CAPTURE = (Path(__file__).resolve().parents[2]
            / "shared/data/coinbase_advanced_trade/cryptofeed_COINBASE.jsonl.zst")
@@ -156,12 +154,7 @@ async def test_the_capture_replayed_over_a_socket_builds_the_same_books() -> Non
             await ws.send(frame.data.decode())
         await ws.wait_closed()
 
-    instruments = instruments_from_products(read_http_body(CAPTURE, "/market/products"),
-                                            PRODUCTS)
-    offline = CoinbaseBookSync({p: L2Book() for p in PRODUCTS}, lambda p: None)
-    parser = CoinbaseParser(instruments)
-    for frame in frames:
-        offline.on_frame(parser.parse(frame.data, frame.receive_ns))
+    instruments, offline_books = coinbase_capture_books(CAPTURE, PRODUCTS)
 
     async with serve(replay, "127.0.0.1", 0, max_size=2**16) as server:
         port = server.sockets[0].getsockname()[1]
@@ -178,8 +171,8 @@ async def test_the_capture_replayed_over_a_socket_builds_the_same_books() -> Non
     assert (stats.gaps, stats.duplicates, stats.integrity_errors, stats.snapshots_loaded) == (
         0, 0, 0, 2)
     for product in PRODUCTS:
-        assert feed.sync.books[product].top_bids(10**6) == offline.books[product].top_bids(10**6)
-        assert feed.sync.books[product].top_asks(10**6) == offline.books[product].top_asks(10**6)
+        assert feed.sync.books[product].top_bids(10**6) == offline_books[product].top_bids(10**6)
+        assert feed.sync.books[product].top_asks(10**6) == offline_books[product].top_asks(10**6)
 
 
 async def test_server_protocol_one_counter_unsubscribe_errors_and_subscribe_deadline() -> None:
@@ -192,7 +185,7 @@ async def test_server_protocol_one_counter_unsubscribe_errors_and_subscribe_dead
                 await ws.send(orjson.dumps({"type": "subscribe", "product_ids": ["BTC-USD"],
                                             "channel": channel}).decode())
             await ws.send(orjson.dumps({"type": "subscribe", "product_ids": ["BTC-USD"],
-                                        "channel": "ticker"}).decode())
+                                        "channel": "candles"}).decode())
             messages = [orjson.loads(await ws.recv()) for _ in range(60)]
             await ws.send(orjson.dumps({"type": "unsubscribe", "product_ids": ["BTC-USD"],
                                         "channel": "level2"}).decode())
@@ -206,7 +199,7 @@ async def test_server_protocol_one_counter_unsubscribe_errors_and_subscribe_dead
                                                     "market_trades"}
         assert [m["events"][0]["type"] for m in messages if m.get("channel") == "l2_data"][0] \
             == "snapshot"
-        assert any(m.get("type") == "error" for m in messages)  # ticker is not served
+        assert any(m.get("type") == "error" for m in messages)  # candles is not served
         assert after[0]["events"][0]["subscriptions"] == {"market_trades": ["BTC-USD"],
                                                           "heartbeats": []}
         assert not any(m.get("channel") == "l2_data" for m in after)

@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 
 from data_ingestion.binance.parser import FuturesParser
-from data_ingestion.recordings import is_snapshot, read_lines
 from local_exchange import LocalExchange
-from marketdata.events import DepthDiff
-from orderbook.book import L2Book
-from orderbook.sync import BookSync
 from tests.conftest import ROOT, futures_instruments
 from tests.process_support import all_live, depthlens, free_port, wait_health
+from tests.replay_support import final_book
 
 
 def test_binance_source_against_any_compatible_server() -> None:
@@ -53,28 +50,12 @@ def test_binance_source_against_any_compatible_server() -> None:
         venue.stop()
 
 
-def final_book(paths: list[Path], symbol: str) -> tuple[int, list[list[float]], list[list[float]]]:
-    """The recording's last state, by the in-process path (no sockets), for comparison."""
-    parser = FuturesParser(futures_instruments())
-    book = L2Book()
-    sync = BookSync(symbol, book, lambda: None)
-    for ns, raw in read_lines(paths):
-        if is_snapshot(raw):
-            sync.on_snapshot(parser.parse_snapshot(symbol, raw, ns))
-        elif b"@depth" in raw[:40]:
-            event = parser.parse_stream(raw, ns)
-            if type(event) is DepthDiff:
-                sync.on_diff(event)
-    assert sync.last_applied_u is not None
-    return (sync.last_applied_u, [[p / 100, q / 1000] for p, q in book.top_bids(50)],
-            [[p / 100, q / 1000] for p, q in book.top_asks(50)])
-
-
 @pytest.mark.slow
 def test_replay_source_plays_a_recording_through_the_client(usdm_dir: Path) -> None:
     paths = [usdm_dir / "hftbacktest_usdm_btcusdt_20240718.gz",
              usdm_dir / "hftbacktest_usdm_btcusdt_20240719.gz"]
-    last_u, bids, asks = final_book(paths, "BTCUSDT")
+    last_u, bids, asks = final_book(paths, "BTCUSDT", FuturesParser(futures_instruments()),
+                                    futures_instruments()["BTCUSDT"])
     with depthlens("--source", "replay", "--replay", *map(str, paths), "--speed", "60") as http:
         health = wait_health(http, all_live)
         assert list(health["symbols"]) == ["BTCUSDT"]  # the recording decides the symbols

@@ -60,8 +60,9 @@ def test_unknown_keys_and_event_types_are_ignored(parser: FuturesParser) -> None
     event = parser.parse_stream(orjson.dumps({"stream": "btcusdt@depth@100ms", "data": diff}), 0)
     assert type(event) is DepthDiff and event.bids == [(6180020, 1000)]
     assert parser.parse_stream(orjson.dumps(diff), 0) == event  # raw /ws form too
-    mark = {"stream": "btcusdt@markPrice", "data": {"e": "markPriceUpdate", "s": "BTCUSDT"}}
-    assert parser.parse_stream(orjson.dumps(mark), 0) is None
+    liquidation = {"stream": "btcusdt@forceOrder", "data": {"e": "forceOrder", "E": 1,
+                                                             "o": {"s": "BTCUSDT"}}}
+    assert parser.parse_stream(orjson.dumps(liquidation), 0) is None  # an event not used
     assert parser.parse_stream(b'{"result":null,"id":1}', 0) is None
     other = dict(diff, s="DOGEUSDT")
     assert parser.parse_stream(orjson.dumps(other), 0) is None  # not a configured symbol

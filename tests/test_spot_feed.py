@@ -233,11 +233,13 @@ def test_stream_urls_use_spot_paths_and_keep_symbols_whole() -> None:
                            ws_url="wss://stream.binance.com:9443/")
     feed.streams.preload([symbol_streams(s) for s in ("BTCUSDT", "ETHUSDT")])
     assert feed.streams.urls == ["wss://stream.binance.com:9443/stream?streams=btcusdt@depth@100ms/"
-                                 "btcusdt@aggTrade/ethusdt@depth@100ms/ethusdt@aggTrade"]
+                                 "btcusdt@aggTrade/btcusdt@ticker/ethusdt@depth@100ms/"
+                                 "ethusdt@aggTrade/ethusdt@ticker"]
     many = BinanceSpotFeed(BinanceSpotRest(SystemClock()), {}, SystemClock(), ws_url="ws://x")
     many.streams.preload([symbol_streams(f"S{i}USDT") for i in range(600)])
-    assert [u.count("@depth") for u in many.streams.urls] == [512, 88]
-    assert all(u.count("@aggTrade") == u.count("@depth") for u in many.streams.urls)
+    assert [u.count("@depth") for u in many.streams.urls] == [341, 259]
+    assert all(u.count("@aggTrade") == u.count("@depth") == u.count("@ticker")
+               for u in many.streams.urls)
 
 
 async def test_rest_uses_spot_paths_and_budget(venue: TinySpotVenue,

@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from data_ingestion.binance_spot.parser import SpotParser
-from data_ingestion.coinbase.book_sync import CoinbaseBookSync
-from data_ingestion.coinbase.parser import CoinbaseParser, instruments_from_products
-from data_ingestion.coinbase.recording import read_frames, read_http_body
-from data_ingestion.recordings import is_snapshot, read_lines
 from local_exchange import LocalExchange
 from local_exchange.coinbase_server import CoinbaseServer, CoinbaseServerSettings
 from local_exchange.threaded import ExchangeThread
-from marketdata.events import DepthDiff
-from orderbook.book import L2Book
 from orderbook.instrument import Instrument
-from orderbook.sync import SPOT_RULES, BookSync
+from orderbook.sync import SPOT_RULES
 from tests.conftest import DATA
 from tests.process_support import Health, all_live, depthlens, wait_health
-from tests.replay_support import spot_instruments
+from tests.replay_support import coinbase_capture_books, final_book, spot_instruments
 
 SPOT = ["BTCUSDT", "ETHUSDT"]
 PRODUCTS = ["BTC-USD", "ETH-USD"]
@@ -152,30 +145,13 @@ def test_coinbase_live_path_against_a_separate_coinbase_server_through_every_fau
         venue.stop()
 
 
-def spot_final_book(paths: list[Path], symbol: str) -> tuple[int, list[list[float]],
-                                                             list[list[float]]]:
-    """The Spot recording's last state by the in-process path (no sockets), for comparison."""
-    instrument = spot_instruments()[symbol]
-    parser = SpotParser({symbol: instrument})
-    book = L2Book()
-    sync = BookSync(symbol, book, lambda: None, rules=SPOT_RULES)
-    for ns, raw in read_lines(paths):
-        if is_snapshot(raw):
-            sync.on_snapshot(parser.parse_snapshot(symbol, raw, ns))
-        elif b"@depth" in raw[:40]:
-            event = parser.parse_stream(raw, ns)
-            if type(event) is DepthDiff:
-                sync.on_diff(event)
-    assert sync.last_applied_u is not None
-    return (sync.last_applied_u, floats(instrument, book.top_bids(50)),
-            floats(instrument, book.top_asks(50)))
-
-
 @pytest.mark.slow
 def test_replay_source_serves_a_real_spot_recording() -> None:
     """``--replay`` tells a Spot recording by its content and serves it in Spot's dialect."""
     paths = [DATA / f"binance_spot/hftbacktest_spot_ethusdt_2024080{day}.gz" for day in (8, 9)]
-    last_u, bids, asks = spot_final_book(paths, "ETHUSDT")
+    instruments = spot_instruments()
+    last_u, bids, asks = final_book(paths, "ETHUSDT", SpotParser(instruments),
+                                    instruments["ETHUSDT"], SPOT_RULES)
     key = "binance-spot:ETHUSDT"
     with depthlens("--source", "replay", "--replay", *map(str, paths), "--speed", "50") as http:
         health = wait_health(http, all_live)
@@ -192,20 +168,15 @@ def test_replay_source_serves_the_real_coinbase_capture() -> None:
     """The capture's 25 s at 2x: every product's book ends as an offline replay of the same
     frames builds it, with no gap, and trades reach the frames."""
     capture = DATA / "coinbase_advanced_trade/cryptofeed_COINBASE.jsonl.zst"
-    instruments = instruments_from_products(read_http_body(capture, "/market/products"),
-                                            PRODUCTS)
-    offline = CoinbaseBookSync({p: L2Book() for p in PRODUCTS}, lambda p: None)
-    parser = CoinbaseParser(instruments)
-    for frame in read_frames(capture):
-        offline.on_frame(parser.parse(frame.data, frame.receive_ns))
+    instruments, books = coinbase_capture_books(capture, PRODUCTS)
     keys = [f"coinbase:{p}" for p in PRODUCTS]
     with depthlens("--source", "replay", "--replay", str(capture), "--speed", "2") as http:
         health = wait_health(http, all_live)
         assert list(health["symbols"]) == keys
         deadline = time.monotonic() + 60
         for product, key in zip(PRODUCTS, keys, strict=True):
-            expected = (floats(instruments[product], offline.books[product].top_bids(1000)),
-                        floats(instruments[product], offline.books[product].top_asks(1000)))
+            expected = (floats(instruments[product], books[product].top_bids(1000)),
+                        floats(instruments[product], books[product].top_asks(1000)))
             while True:
                 book = http.get(f"/book/{key}", params={"depth": 1000}).json()
                 if (book["bids"], book["asks"]) == expected:

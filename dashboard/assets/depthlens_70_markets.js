@@ -4,7 +4,7 @@
  * server's: GET /symbols when the page loads, after this page starts or stops one, and whenever
  * a frame's `integrity` (a map of every running market) names other markets than those shown.
  * The switcher groups markets by base asset (BTC from BTCUSDT or BTC-USD) with one button per
- * venue; the integrity bar has one chip per market, with its stop button. The chips' states are
+ * venue, and the asset's name as a button to its cross-venue view; the integrity bar has one chip per market, with its stop button. The chips' states are
  * filled by depthlens_30_app.js, which also owns the socket and switching (`depthlens.setMarkets`).
  */
 (function () {
@@ -61,7 +61,8 @@
   function renderSwitcher() {
     const box = $("dl-market-groups");
     const current = window.depthlens.symbol;
-    const sig = M.shownKeys + "|" + current;
+    const cross = window.depthlensCross ? window.depthlensCross.asset : null;  // its view is open
+    const sig = M.shownKeys + "|" + current + "|" + cross;
     if (sig === M.switcherSig) return;  // unchanged: keep the buttons (and a hover or focus on them)
     M.switcherSig = sig;
     box.replaceChildren.apply(box, groupByAsset(M.markets).map(function (g) {
@@ -76,9 +77,18 @@
       });
       const seg = el("div", "dl-seg");
       seg.replaceChildren.apply(seg, buttons);
+      // The asset's name opens its cross-venue view (depthlens_80_cross_venue.js); a venue
+      // button goes back to that single market.
+      const name = el("button", "dl-mkt-asset" + (g.asset === cross ? " is-active" : ""), g.asset);
+      name.type = "button";
+      name.setAttribute("data-asset", g.asset);
+      name.setAttribute("aria-pressed", String(g.asset === cross));
+      name.setAttribute("aria-label", "Cross-venue view of " + g.asset);
+      name.title = g.asset + " across its venues: best bid/ask per venue, basis and funding, " +
+        "merged depth, arbitrage after fees, 24 h statistics.";
       const group = el("div", "dl-mkt-group");
       group.setAttribute("data-asset", g.asset);
-      group.replaceChildren(el("span", "dl-mkt-asset", g.asset), seg);
+      group.replaceChildren(name, seg);
       return group;
     }));
   }
@@ -268,6 +278,7 @@
     window.addEventListener("depthlens:closed", () => requestRefresh());
     const pub = window.depthlens;
     pub.refreshMarkets = refresh;
+    pub.renderSwitcher = renderSwitcher;
     const described = (markets) => groupByAsset(markets).map((g) => ({ asset: g.asset,
       venues: g.markets.map((m) => venueLabel(m.venue)), keys: g.markets.map((m) => m.key) }));
     pub.marketGroups = () => described(M.markets);

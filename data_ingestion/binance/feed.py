@@ -2,7 +2,9 @@
 
 Under Binance's 2026 routed layout depth lives under ``/public`` and aggTrade under ``/market``,
 so a book plus its trades needs two connections; each carries every symbol as a combined stream
-(at most 200 streams per connection, the conservative documented limit).
+(at most 200 streams per connection, the conservative documented limit). The ``/market``
+connections also carry each symbol's mark price and funding (``@markPrice@1s``) and 24-hour
+ticker (``@ticker``), which go to ``on_stats``.
 
 Symbols can be added and removed while the feed runs (``add_symbol``/``remove_symbol``; the
 connections are ``StreamSet``s).
@@ -28,6 +30,14 @@ log = logging.getLogger(__name__)
 MAX_STREAMS_PER_CONNECTION = 200
 DEPTH_STREAM = "{}@depth@100ms"
 TRADE_STREAM = "{}@aggTrade"
+MARK_PRICE_STREAM = "{}@markPrice@1s"  # every second (plain @markPrice: every 3 s)
+TICKER_STREAM = "{}@ticker"
+
+
+def market_streams(symbol: str) -> list[str]:
+    """A symbol's ``/market`` streams: trades and statistics, on one connection together."""
+    name = symbol.lower()
+    return [TRADE_STREAM.format(name), MARK_PRICE_STREAM.format(name), TICKER_STREAM.format(name)]
 
 
 def stream_url(ws_url: str, route: str, streams: list[str]) -> str:
@@ -70,7 +80,8 @@ class BinanceFuturesFeed(SymbolFeed):
         self.depth = StreamSet("depth", lambda s: stream_url(ws_url, "public", s),
                                MAX_STREAMS_PER_CONNECTION, self._on_frame, self._on_depth_state,
                                clock, silence_timeout_s, reconnect_backoff_s)
-        # Trades may legitimately pause on a quiet symbol: only pings guard these sockets.
+        # Trades may legitimately pause on a quiet symbol: only pings guard these sockets (the
+        # statistics streams keep them busy anyway, every second).
         self.trades = StreamSet("trades", lambda s: stream_url(ws_url, "market", s),
                                 MAX_STREAMS_PER_CONNECTION, self._on_frame, None, clock, None,
                                 reconnect_backoff_s)
@@ -85,7 +96,7 @@ class BinanceFuturesFeed(SymbolFeed):
             self.engines[engine.symbol] = engine
             name = engine.symbol.lower()
             self.depth.preload([[DEPTH_STREAM.format(name)]])
-            self.trades.preload([[TRADE_STREAM.format(name)]])
+            self.trades.preload([market_streams(engine.symbol)])
 
     async def run(self) -> None:
         """Keep every socket open until cancelled."""
@@ -99,7 +110,7 @@ class BinanceFuturesFeed(SymbolFeed):
 
     async def _subscribe(self, symbol: str) -> SupervisedSocket:
         socket = await self.depth.add([DEPTH_STREAM.format(symbol.lower())])
-        await self.trades.add([TRADE_STREAM.format(symbol.lower())])
+        await self.trades.add(market_streams(symbol))
         return socket
 
     async def _unsubscribe(self, symbol: str) -> None:

@@ -9,11 +9,15 @@ import msgspec
 import orjson
 
 from data_ingestion.binance import schemas
+from data_ingestion.binance.stats import mark_price, ticker_24h
 from data_ingestion.known_instruments import KnownInstruments
+from data_ingestion.stats_fields import BadNumber, log_malformed
 from marketdata.events import BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, Trade
 from orderbook.instrument import Instrument, PrecisionError
 
 _KNOWN_EVENTS = frozenset({"depthUpdate", "aggTrade", "trade", "bookTicker"})
+# Statistics: a malformed one is skipped and counted, not a ParseError (see stats_fields).
+_STATS_EVENTS = frozenset({"markPriceUpdate", "24hrTicker"})
 
 
 class ParseError(ValueError):
@@ -24,7 +28,9 @@ class FuturesParser(KnownInstruments):
     """Decodes stream frames and REST snapshots for a fixed set of instruments.
 
     ``parse_stream`` returns ``None`` for messages that are valid but of no use here (unknown
-    event types, unconfigured symbols, subscription replies); ``ignored`` counts them.
+    event types, unconfigured symbols, subscription replies); ``ignored`` counts them. It also
+    returns ``None`` for a malformed mark price or 24-hour ticker, counted in
+    ``malformed_stats`` and logged.
     """
 
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
@@ -33,6 +39,7 @@ class FuturesParser(KnownInstruments):
         self._raw = msgspec.json.Decoder(schemas.StreamPayload)
         self._snapshot = msgspec.json.Decoder(schemas.DepthSnapshot)
         self.ignored = 0
+        self.malformed_stats = 0
 
     def parse_stream(self, frame: bytes | str, receive_ts_ns: int) -> MarketEvent | None:
         """Parse one WebSocket text frame, combined (``{"stream", "data"}``) or raw form."""
@@ -42,13 +49,22 @@ class FuturesParser(KnownInstruments):
             else:
                 payload = self._raw.decode(frame)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            self._classify_failure(frame, exc)
-            self.ignored += 1
+            if self._classify_failure(frame, exc):
+                self._skip_stats(exc, frame)
+            else:
+                self.ignored += 1
             return None
         try:
             return self._convert(payload, receive_ts_ns)
+        except BadNumber as exc:  # only statistics are read with stats_fields.decimal
+            self._skip_stats(exc, frame)
+            return None
         except PrecisionError as exc:
             raise ParseError(f"bad number in {type(payload).__name__}: {exc}") from None
+
+    def _skip_stats(self, reason: object, frame: bytes | str) -> None:
+        self.malformed_stats += 1
+        log_malformed("binance-usdm", reason, frame)
 
     def parse_snapshot(self, symbol: str, body: bytes | str, receive_ts_ns: int) -> DepthSnapshot:
         """Parse a ``GET /fapi/v1/depth`` body for ``symbol``."""
@@ -80,6 +96,12 @@ class FuturesParser(KnownInstruments):
         if type(msg) is schemas.DepthUpdate:
             return DepthDiff(msg.s, msg.U, msg.u, msg.pu, _levels(instrument, msg.b),
                              _levels(instrument, msg.a), msg.E, receive_ts_ns)
+        # Statistics are floats and need no instrument; it is looked up above all the same, so
+        # that only the feed's own symbols' statistics come out (a stopped market's stop).
+        if type(msg) is schemas.MarkPriceUpdate:
+            return mark_price(msg, receive_ts_ns)
+        if type(msg) is schemas.Ticker24hr:
+            return ticker_24h(msg, receive_ts_ns)
         if isinstance(msg, (schemas.AggTrade, schemas.RawTrade)):
             trade_id = msg.a if isinstance(msg, schemas.AggTrade) else msg.t
             return Trade(msg.s, trade_id, instrument.prices.parse(msg.p),
@@ -91,8 +113,9 @@ class FuturesParser(KnownInstruments):
                           prices.parse(msg.a), qtys.parse(msg.A), msg.E, receive_ts_ns)
 
     @staticmethod
-    def _classify_failure(frame: bytes | str, exc: Exception) -> None:
-        """Raise ParseError unless the frame is valid JSON we simply have no use for."""
+    def _classify_failure(frame: bytes | str, exc: Exception) -> bool:
+        """Raise ParseError unless the frame is valid JSON we simply have no use for (False)
+        or a malformed statistics message (True)."""
         try:
             doc = orjson.loads(frame)
         except orjson.JSONDecodeError:
@@ -100,13 +123,14 @@ class FuturesParser(KnownInstruments):
         if not isinstance(doc, dict):
             raise ParseError("not a JSON object")
         if "result" in doc and "id" in doc:
-            return  # a SUBSCRIBE / LIST_SUBSCRIPTIONS reply
+            return False  # a SUBSCRIBE / LIST_SUBSCRIPTIONS reply
         data = doc.get("data", doc)
         if not isinstance(data, dict):
             raise ParseError("'data' is not an object")
         if data.get("e") in _KNOWN_EVENTS:
             raise ParseError(f"malformed {data.get('e')}: {exc}")
-        # Unknown event types (markPrice, kline, ...) and future additions are ignored.
+        # Unknown event types (kline, forceOrder, ...) and future additions are ignored.
+        return data.get("e") in _STATS_EVENTS
 
 
 def _levels(instrument: Instrument, pairs: list[schemas.PriceQty]) -> list[Level]:

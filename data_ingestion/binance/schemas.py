@@ -54,7 +54,36 @@ class BookTicker(msgspec.Struct, tag_field="e", tag="bookTicker"):
     E: int = 0
 
 
-StreamPayload = DepthUpdate | AggTrade | RawTrade | BookTicker
+class MarkPriceUpdate(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
+    """``<symbol>@markPrice[@1s]`` (route /market). Prices and the funding rate are decimal
+    strings; ``r`` is ``""`` and ``T`` 0 on delivery contracts, which have no funding. ``P``
+    (estimated settle price) and ``ap`` are not used."""
+
+    E: int
+    s: str
+    p: str  # mark price
+    i: str  # index price
+    r: str  # funding rate per interval, a fraction
+    T: int  # next funding time, ms
+
+
+class Ticker24hr(msgspec.Struct, tag_field="e", tag="24hrTicker"):
+    """``<symbol>@ticker`` (route /market): rolling 24-hour statistics, pushed every second.
+    ``P`` is the change in percent; ``v`` base and ``q`` quote volume. ``p``, ``w``, ``Q``,
+    ``O``/``C``, ``F``/``L``/``n`` are not used."""
+
+    E: int
+    s: str
+    c: str  # last price
+    o: str  # open price (24 hours ago)
+    h: str
+    l: str  # the venue's key (low)
+    P: str
+    v: str
+    q: str
+
+
+StreamPayload = DepthUpdate | AggTrade | RawTrade | BookTicker | MarkPriceUpdate | Ticker24hr
 
 
 class CombinedMessage(msgspec.Struct):

@@ -1,9 +1,10 @@
 """The Binance Spot feed: sockets in, typed events out to one engine per symbol.
 
 Spot has no routed paths (protocol doc section 2.1): one combined-stream connection,
-``<ws>/stream?streams=...``, carries a symbol's depth and its aggTrades together, for up to 1024
-streams. Sharing the socket means a quiet symbol's trades are covered by the depth watchdog, and
-it halves the connection attempts spot counts against the IP (300 per 5 minutes).
+``<ws>/stream?streams=...``, carries a symbol's depth, its aggTrades and its 24-hour ticker
+(``@ticker``, to ``on_stats``) together, for up to 1024 streams. Sharing the socket means a quiet
+symbol's trades are covered by the depth watchdog, and it halves the connection attempts spot
+counts against the IP (300 per 5 minutes).
 
 Books follow spot's update-id rules (``SPOT_RULES``): build engines with ``spot_engine``.
 """
@@ -29,6 +30,7 @@ SPOT_WS_URL = "wss://stream.binance.com:9443"
 MAX_STREAMS_PER_CONNECTION = 1024  # section 2.2
 DEPTH_STREAM = "{}@depth@100ms"
 TRADE_STREAM = "{}@aggTrade"
+TICKER_STREAM = "{}@ticker"
 
 
 def spot_engine(instrument: Instrument, fetch_snapshot: SnapshotFetch, clock: Clock,
@@ -43,9 +45,10 @@ def stream_url(ws_url: str, streams: list[str]) -> str:
 
 
 def symbol_streams(symbol: str) -> list[str]:
-    """A symbol's depth and aggTrade streams: carried by one connection together."""
+    """A symbol's depth, aggTrade and 24-hour ticker streams: carried by one connection
+    together."""
     name = symbol.lower()
-    return [DEPTH_STREAM.format(name), TRADE_STREAM.format(name)]
+    return [DEPTH_STREAM.format(name), TRADE_STREAM.format(name), TICKER_STREAM.format(name)]
 
 
 async def load_instruments(rest: BinanceSpotRest, symbols: list[str], attempts: int = 10,

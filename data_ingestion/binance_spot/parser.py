@@ -21,8 +21,10 @@ import msgspec
 import orjson
 
 from data_ingestion.binance.parser import ParseError, listed_steps
+from data_ingestion.binance.stats import ticker_24h
 from data_ingestion.binance_spot import schemas
 from data_ingestion.known_instruments import KnownInstruments
+from data_ingestion.stats_fields import BadNumber, log_malformed
 from marketdata.events import BookTicker, DepthDiff, DepthSnapshot, Level, MarketEvent, Trade
 from orderbook.instrument import Instrument, PrecisionError
 
@@ -34,10 +36,20 @@ _STREAM_TYPES: dict[str, type] = {
     "trade": schemas.RawTrade,
     "aggTrade": schemas.AggTrade,
     "bookTicker": schemas.BookTicker,
+    "ticker": schemas.Ticker24hr,  # <symbol>@ticker (not @ticker_<window>: another event)
 }
 _TAGGED_EVENTS = frozenset({"depthUpdate", "trade", "aggTrade"})
+# Statistics: a malformed one is skipped and counted, not a ParseError (see stats_fields).
+_STATS_STREAMS = frozenset({"ticker"})
+_STATS_EVENTS = frozenset({"24hrTicker"})
 
-SpotPayload = schemas.DepthUpdate | schemas.AggTrade | schemas.RawTrade | schemas.BookTicker
+
+class _MalformedStats(Exception):
+    """Raised inside the decoding helpers, caught by ``parse_stream``."""
+
+
+SpotPayload = (schemas.DepthUpdate | schemas.AggTrade | schemas.RawTrade | schemas.BookTicker
+               | schemas.Ticker24hr)
 
 
 def stream_kind(stream: str) -> str:
@@ -51,7 +63,8 @@ class SpotParser(KnownInstruments):
     ``parse_stream`` returns ``None`` for frames that are valid but of no use here (unknown
     streams or event types, unconfigured symbols, subscription replies, ``serverShutdown``);
     ``ignored`` counts them. A frame of a kind depthlens uses that is malformed raises
-    ``ParseError`` (shared with the futures parser, so feeds handle one exception type).
+    ``ParseError`` (shared with the futures parser, so feeds handle one exception type), except
+    a malformed 24-hour ticker: skipped (``None``), counted in ``malformed_stats`` and logged.
     """
 
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
@@ -61,20 +74,28 @@ class SpotParser(KnownInstruments):
         self._tagged = msgspec.json.Decoder(schemas.TaggedPayload)
         self._snapshot = msgspec.json.Decoder(schemas.DepthSnapshot)
         self.ignored = 0
+        self.malformed_stats = 0
 
     def parse_stream(self, frame: bytes | str, receive_ts_ns: int) -> MarketEvent | None:
         """Parse one WebSocket text frame, combined or raw form."""
-        if frame[:10] in (b'{"stream":', '{"stream":'):
-            payload = self._decode_combined(frame)
-        else:
-            payload = self._decode_raw(frame)
-        if payload is None:
-            self.ignored += 1
-            return None
         try:
-            return self._convert(payload, receive_ts_ns)
-        except PrecisionError as exc:
-            raise ParseError(f"bad number in {type(payload).__name__}: {exc}") from None
+            if frame[:10] in (b'{"stream":', '{"stream":'):
+                payload = self._decode_combined(frame)
+            else:
+                payload = self._decode_raw(frame)
+            if payload is None:
+                self.ignored += 1
+                return None
+            try:
+                return self._convert(payload, receive_ts_ns)
+            except BadNumber as exc:  # only statistics are read with stats_fields.decimal
+                raise _MalformedStats(exc) from None
+            except PrecisionError as exc:
+                raise ParseError(f"bad number in {type(payload).__name__}: {exc}") from None
+        except _MalformedStats as exc:
+            self.malformed_stats += 1
+            log_malformed("binance-spot", exc, frame)
+            return None
 
     def parse_snapshot(self, symbol: str, body: bytes | str, receive_ts_ns: int) -> DepthSnapshot:
         """Parse a ``GET /api/v3/depth`` body for ``symbol`` (the body does not name it)."""
@@ -96,6 +117,8 @@ class SpotParser(KnownInstruments):
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             doc = _json_object(frame, exc)
             stream = doc.get("stream")
+            if isinstance(stream, str) and stream_kind(stream) in _STATS_STREAMS:
+                raise _MalformedStats(f"malformed {stream} frame: {exc}") from None
             if isinstance(stream, str) and stream_kind(stream) in self._by_stream:
                 raise ParseError(f"malformed {stream} frame: {exc}") from None
             return None  # e.g. {"stream": "!serverShutdown", ...} without our keys
@@ -105,6 +128,8 @@ class SpotParser(KnownInstruments):
         try:
             payload: SpotPayload = decoder.decode(envelope.data)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            if stream_kind(envelope.stream) in _STATS_STREAMS:
+                raise _MalformedStats(f"malformed {envelope.stream}: {exc}") from None
             raise ParseError(f"malformed {envelope.stream}: {exc}") from None
         return payload
 
@@ -115,6 +140,8 @@ class SpotParser(KnownInstruments):
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             doc = _json_object(frame, exc)
             event = doc.get("e")
+            if event in _STATS_EVENTS:
+                raise _MalformedStats(f"malformed {event}: {exc}") from None
             if event in _TAGGED_EVENTS:
                 raise ParseError(f"malformed {event}: {exc}") from None
             if event is None and "u" in doc:  # bookTicker: the only spot event without "e"
@@ -133,6 +160,8 @@ class SpotParser(KnownInstruments):
             # No pu on spot: continuity is judged from U (SPOT_RULES), so none is invented.
             return DepthDiff(msg.s, msg.U, msg.u, None, _levels(instrument, msg.b),
                              _levels(instrument, msg.a), msg.E, receive_ts_ns)
+        if type(msg) is schemas.Ticker24hr:  # floats, no instrument needed (but ours only)
+            return ticker_24h(msg, receive_ts_ns)
         prices, qtys = instrument.prices, instrument.quantities
         if isinstance(msg, (schemas.AggTrade, schemas.RawTrade)):
             trade_id = msg.a if isinstance(msg, schemas.AggTrade) else msg.t

@@ -58,7 +58,23 @@ class BookTicker(msgspec.Struct):
     A: str
 
 
-TaggedPayload = DepthUpdate | AggTrade | RawTrade
+class Ticker24hr(msgspec.Struct, tag_field="e", tag="24hrTicker"):
+    """``<symbol>@ticker``: rolling 24-hour statistics, pushed every second. ``P`` is the
+    change in percent; ``v`` base and ``q`` quote volume. The other keys (``p``, ``w``, ``x``,
+    ``Q``, best bid/ask ``b``/``B``/``a``/``A``, ``O``/``C``, ``F``/``L``/``n``) are not used."""
+
+    E: int
+    s: str
+    c: str  # last price
+    o: str  # open price (24 hours ago)
+    h: str
+    l: str  # the venue's key (low)
+    P: str
+    v: str
+    q: str
+
+
+TaggedPayload = DepthUpdate | AggTrade | RawTrade | Ticker24hr
 
 
 class CombinedFrame(msgspec.Struct):

@@ -79,13 +79,14 @@ class CoinbaseBookSync:
     def is_live(self, product: str) -> bool:
         return self._live[product]
 
-    def on_frame(self, frame: CoinbaseFrame) -> None:
-        """One parsed message of the connection, of any channel, in arrival order."""
+    def on_frame(self, frame: CoinbaseFrame) -> bool:
+        """One parsed message of the connection, of any channel, in arrival order. False when
+        it was a duplicate or stale one (rule 2), whose contents must be ignored by everyone."""
         seq, last = frame.sequence_num, self.last_sequence
         if last is not None:
             if seq <= last:  # rule 2
                 self.stats.duplicates += 1
-                return
+                return False
             if seq != last + 1:  # rule 3
                 self.stats.gaps += 1
                 log.warning("coinbase: sequence gap: %d after %d (%s); rebuilding %s", seq, last,
@@ -106,6 +107,7 @@ class CoinbaseBookSync:
                 observer = self._observers.get(event.symbol)
                 if observer is not None:
                     observer.on_trade(event)
+        return True
 
     def connection_reset(self) -> None:
         """The socket closed or reopened (rule 7): the counter restarts and every book waits

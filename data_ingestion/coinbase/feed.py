@@ -1,11 +1,13 @@
 """The Coinbase Advanced Trade feed: one socket in, exact books out.
 
-One connection carries ``heartbeats``, ``level2`` and ``market_trades`` for every product (one
-subscribe message per channel, section 3.1); ``CoinbaseBookSync`` checks the connection's one
-``sequence_num`` counter and owns the books. When it asks for a product's rebuild the feed
-unsubscribes and re-subscribes that product's level2, which makes Coinbase send a fresh
-snapshot on the same socket (section 3.3). The connection is a ``SupervisedSocket``: a lost or
-silent socket is reopened with capped, jittered backoff, and the new connection's subscriptions
+One connection carries ``heartbeats``, ``level2``, ``market_trades`` and ``ticker`` for every
+product (one subscribe message per channel, section 3.1); ``CoinbaseBookSync`` checks the
+connection's one ``sequence_num`` counter, ticker messages included, and owns the books. Each
+product's 24-hour statistics (``ticker``) go to ``on_stats``, set by the runtime. When the
+sync machine asks for a product's rebuild the feed unsubscribes and re-subscribes that
+product's level2, which makes Coinbase send a fresh snapshot on the same socket (section 3.3).
+The connection is a ``SupervisedSocket``: a lost or silent socket is reopened with capped,
+jittered backoff, and the new connection's subscriptions
 (sent by its ``on_open``) bring new snapshots. Products can be added and removed while it runs
 (``add_product``/``remove_product``): subscribed or unsubscribed on the open connection.
 """
@@ -14,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
 
 from data_ingestion.backoff import Backoff
 from data_ingestion.clock import Clock
 from data_ingestion.coinbase.book_sync import CoinbaseBookSync
-from data_ingestion.coinbase.parser import CoinbaseParser, ParseError
+from data_ingestion.coinbase.parser import CoinbaseParser, ParseError, VenueErrorReply
 from data_ingestion.connection import SupervisedSocket
+from marketdata.events import MarketEvent, MarketStats, Ticker24h
 from orderbook.book import L2Book
 from orderbook.instrument import Instrument
 from orderbook.observer import BookObserver
@@ -33,7 +36,8 @@ log = logging.getLogger(__name__)
 # default of 1 MiB would drop the connection on the first snapshot.
 MAX_FRAME_BYTES = 16 * 2**20
 # heartbeats first: it keeps quiet subscriptions open (idle channels close after 60-90 s).
-CHANNELS = ("heartbeats", "level2", "market_trades")
+CHANNELS = ("heartbeats", "level2", "market_trades", "ticker")
+PRODUCT_CHANNELS = CHANNELS[1:]  # the ones a product joins and leaves
 _LOG_FRAME_CHARS = 300
 
 
@@ -50,7 +54,10 @@ class CoinbaseFeed:
         self.sync = CoinbaseBookSync({p: L2Book() for p in self.products},
                                      self._rebuild_requested, observers)
         self.parse_errors = 0
+        self.error_replies = 0  # {"type": "error"} answers to a request (e.g. a subscription)
         self.resubscribes = 0
+        # The runtime's: called with each product's parsed 24-hour statistics, in order.
+        self.on_stats: Callable[[MarketStats], None] | None = None
         # The socket's own watchdog closes it when heartbeats stop; reconnects are backed off.
         self.socket = SupervisedSocket("coinbase", url, self._on_frame, self._on_state, clock,
                                        silence_timeout_s, backoff=backoff or Backoff(0.5, 30.0),
@@ -72,6 +79,11 @@ class CoinbaseFeed:
     @property
     def silences(self) -> int:
         return self.socket.silences
+
+    @property
+    def malformed_stats(self) -> int:
+        """Ticker messages skipped as malformed (their sequence numbers still counted)."""
+        return self.parser.malformed_stats
 
     def add_product(self, instrument: Instrument) -> None:
         """Follow ``instrument``'s product from now on (its book waits for its snapshot)."""
@@ -127,12 +139,26 @@ class CoinbaseFeed:
     def _on_frame(self, frame: bytes, receive_ns: int) -> None:
         try:
             parsed = self.parser.parse(frame, receive_ns)
+        except VenueErrorReply as exc:  # outside the sequence, like a malformed frame
+            self.error_replies += 1
+            log.warning("coinbase: the venue refused a request: %s", str(exc)[:_LOG_FRAME_CHARS])
+            return
         except ParseError as exc:
-            # Error replies and malformed frames carry no usable sequence_num: log, carry on.
+            # Malformed frames carry no usable sequence_num: log, carry on.
             self.parse_errors += 1
             log.warning("coinbase: unusable frame (%s): %r", exc, frame[:_LOG_FRAME_CHARS])
             return
-        self.sync.on_frame(parsed)
+        # A duplicate's statistics are stale: they are passed on only with its sequence.
+        if self.sync.on_frame(parsed) and parsed.channel == "ticker":
+            self._deliver_stats(parsed.events)
+
+    def _deliver_stats(self, events: list[MarketEvent]) -> None:
+        on_stats = self.on_stats
+        if on_stats is None:
+            return
+        for event in events:
+            if type(event) is Ticker24h and event.symbol in self.sync.books:
+                on_stats(event)
 
     def _rebuild_requested(self, product: str) -> None:
         """Called by the sync machine (synchronously); sent once the current frame is done."""
@@ -161,7 +187,7 @@ class CoinbaseFeed:
         self._leaves.clear()
         for kind, products in (("unsubscribe", leaves), ("subscribe", joins)):
             if products:
-                for channel in ("level2", "market_trades"):
+                for channel in PRODUCT_CHANNELS:
                     await self._send(kind, channel, products)
 
     async def _send(self, kind: str, channel: str, products: list[str]) -> None:

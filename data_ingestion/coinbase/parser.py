@@ -1,9 +1,11 @@
 """Coinbase Advanced Trade JSON -> typed depthlens events. The only place venue keys are read.
 
 Every frame becomes a ``CoinbaseFrame``: its channel, its ``sequence_num`` and the typed events
-it carried. Frames of channels depthlens does not use (``ticker``, ``candles``, ``heartbeats``,
+it carried. Frames of channels depthlens does not use (``candles``, ``heartbeats``,
 ``subscriptions``, anything new) still come back, with no events, because their
 ``sequence_num`` is part of the one per-connection counter the book machine checks (3.3).
+So does a malformed ``ticker`` frame (its statistics skipped, counted in ``malformed_stats``):
+losing its number would look like a gap and rebuild every book for nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import msgspec
 
 from data_ingestion.coinbase import schemas
 from data_ingestion.known_instruments import KnownInstruments
-from marketdata.events import DepthDiff, DepthSnapshot, Level, MarketEvent, Side, Trade
+from data_ingestion.stats_fields import BadNumber, decimal, log_malformed
+from marketdata.events import DepthDiff, DepthSnapshot, Level, MarketEvent, Side, Ticker24h, Trade
 from orderbook.instrument import Instrument
 
 # Section 3.2 / 5.15: the ask side is "offer"; map the other spellings defensively.
@@ -26,6 +29,10 @@ _TIME_CACHE_LIMIT = 50_000
 
 class ParseError(ValueError):
     """A frame of a channel depthlens uses that is malformed."""
+
+
+class VenueErrorReply(ParseError):
+    """Not a malformed frame: the venue's ``{"type": "error"}`` answer to a request."""
 
 
 class CoinbaseFrame(msgspec.Struct, frozen=True, gc=False):
@@ -44,23 +51,34 @@ class CoinbaseParser(KnownInstruments):
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self._instruments = dict(instruments)
         self._envelope = msgspec.json.Decoder(schemas.Envelope)
+        self._error = msgspec.json.Decoder(schemas.ErrorReply)
         self._l2 = msgspec.json.Decoder(list[schemas.L2Event])
         self._trades = msgspec.json.Decoder(list[schemas.MarketTradesEvent])
+        self._tickers = msgspec.json.Decoder(list[schemas.TickerEvent])
         self._handlers: dict[str, Callable[[schemas.Envelope, int], list[MarketEvent]]] = {
             "l2_data": self._level2,
             "market_trades": self._market_trades,
         }
         self._times: dict[str, int] = {}
         self.ignored = 0
+        self.malformed_stats = 0
 
     def parse(self, frame: bytes | str, receive_ts_ns: int) -> CoinbaseFrame:
-        """Parse one WebSocket text frame; raises ``ParseError`` on a malformed one."""
+        """Parse one WebSocket text frame; raises ``ParseError`` on a malformed one, and its
+        ``VenueErrorReply`` on the venue's error answer to a request."""
         try:
             envelope = self._envelope.decode(frame)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise ParseError(f"not an Advanced Trade envelope: {exc}") from None
+            try:
+                reply = self._error.decode(frame)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                raise ParseError(f"not an Advanced Trade envelope: {exc}") from None
+            raise VenueErrorReply(reply.message) from None
+        if envelope.channel == "ticker":
+            return CoinbaseFrame(envelope.channel, envelope.sequence_num,
+                                 self._ticker(envelope, frame, receive_ts_ns))
         handler = self._handlers.get(envelope.channel)
-        if handler is None:  # heartbeats, subscriptions, ticker, candles, unknown: counter only
+        if handler is None:  # heartbeats, subscriptions, candles, unknown: counter only
             return CoinbaseFrame(envelope.channel, envelope.sequence_num, [])
         try:
             events = handler(envelope, receive_ts_ns)
@@ -124,6 +142,25 @@ class CoinbaseParser(KnownInstruments):
                                     self.epoch_ms(t.time), receive_ts_ns))
         return events
 
+    def _ticker(self, envelope: schemas.Envelope, frame: bytes | str,
+                receive_ts_ns: int) -> list[MarketEvent]:
+        """The frame's 24-hour statistics; none (skipped, counted, logged) when malformed."""
+        try:
+            # The entries carry no time: the envelope's is the venue's only one for them.
+            exchange_ms = self.epoch_ms(envelope.timestamp) if envelope.timestamp else 0
+            events: list[MarketEvent] = []
+            for batch in self._tickers.decode(envelope.events):
+                for t in batch.tickers:
+                    if t.product_id not in self._instruments:
+                        self.ignored += 1
+                        continue
+                    events.append(coinbase_ticker(t, exchange_ms, receive_ts_ns))
+            return events
+        except (msgspec.ValidationError, msgspec.DecodeError, BadNumber, ParseError) as exc:
+            self.malformed_stats += 1
+            log_malformed("coinbase", f"ticker #{envelope.sequence_num}: {exc}", frame)
+            return []
+
     def epoch_ms(self, stamp: str) -> int:
         """An RFC3339 time (``2026-08-09T21:05:48.228568804Z``, any number of fraction
         digits) to epoch milliseconds, truncated. Memoised: a snapshot repeats one stamp
@@ -135,6 +172,23 @@ class CoinbaseParser(KnownInstruments):
                 self._times.clear()
             self._times[stamp] = value
         return value
+
+
+def coinbase_ticker(t: schemas.Ticker, exchange_ts_ms: int, receive_ts_ns: int) -> Ticker24h:
+    """A ``ticker`` entry as ``Ticker24h``. Coinbase sends the change in percent, not the open:
+    the open is the price the change is measured from, ``price / (1 + pct / 100)`` (None if
+    the change were -100 %, where no open fits). No quote volume is sent: None."""
+    last = decimal(t.price, "ticker.price")
+    change_pct = decimal(t.price_percent_chg_24_h, "ticker.price_percent_chg_24_h", signed=True)
+    growth = 1.0 + change_pct / 100.0
+    return Ticker24h(t.product_id, last_price=last,
+                     open_price=last / growth if growth > 0 else None,
+                     high_price=decimal(t.high_24_h, "ticker.high_24_h"),
+                     low_price=decimal(t.low_24_h, "ticker.low_24_h"),
+                     change_pct=change_pct,
+                     volume=decimal(t.volume_24_h, "ticker.volume_24_h"),
+                     quote_volume=None, exchange_ts_ms=exchange_ts_ms,
+                     receive_ts_ns=receive_ts_ns)
 
 
 def taker_side(maker_side: str) -> Side:
