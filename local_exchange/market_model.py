@@ -263,7 +263,7 @@ class SimulatedSymbol:
             return
         self.fair += delta
         self.reference += delta
-        shift_book(self.engine, delta, ts)
+        self.engine.shift(delta, ts)
         for side, quote in self.makers.quotes.items():
             if quote is not None:
                 self.makers.quotes[side] = (quote[0], quote[1] + delta, quote[2])
@@ -385,30 +385,6 @@ class SimulatedSymbol:
             for side in ("buy", "sell"):
                 self._limit_order(side, ts)  # type: ignore[arg-type]
         self._trim(ts)
-
-
-def shift_book(engine: MatchingEngine, delta: int, ts: int) -> None:
-    """Move every resting order ``delta`` price units, keeping its id, queue place and size.
-
-    Every level whose total changes (the old prices emptied, the new ones filled) consumes an
-    update id like any other change, so the next depthUpdate carries the move and every size in
-    it is still a sum of resting orders. Orders that would land at or below zero are cancelled.
-    It works on the engine's internals because ``MatchingEngine`` has no bulk move; it belongs
-    there (matching.py is not this module's).
-    """
-    for side, book in (("buy", engine.bids), ("sell", engine.asks)):
-        for price in [p for p in book.irange(None, -delta) if p + delta <= 0]:
-            for order_id in list(book[price].orders):
-                engine.cancel(order_id, ts)
-        old = list(book.items())
-        book.clear()
-        for price, level in old:
-            for order in level.orders.values():
-                order.price = price + delta
-            book[price + delta] = level
-        touched = {p for p, _ in old} | {p + delta for p, _ in old}
-        for price in sorted(touched):
-            engine._changed(side, price, ts)  # type: ignore[arg-type]
 
 
 FADE_LEVELS_MAX = 20  # bounds the per-step cost of a fade

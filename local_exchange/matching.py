@@ -203,6 +203,29 @@ class MatchingEngine:
                                                 self._next_trade_id - 1, update_id, ts_ns))
         return qty
 
+    def shift(self, delta: int, ts_ns: int) -> None:
+        """Move every resting order ``delta`` price units, keeping its id, queue place and size
+        (a dislocation of the whole book).
+
+        Every level whose total changes (the old prices emptied, the new ones filled) consumes
+        an update id like any other change, so the next depthUpdate carries the move and every
+        size in it is still a sum of resting orders. Orders that would land at or below zero
+        are cancelled.
+        """
+        for side, book in (("buy", self.bids), ("sell", self.asks)):
+            for price in [p for p in book.irange(None, -delta) if p + delta <= 0]:
+                for order_id in list(book[price].orders):
+                    self.cancel(order_id, ts_ns)
+            old = list(book.items())
+            book.clear()
+            for price, level in old:
+                for order in level.orders.values():
+                    order.price = price + delta
+                book[price + delta] = level
+            touched = {p for p, _ in old} | {p + delta for p, _ in old}
+            for price in sorted(touched):
+                self._changed(side, price, ts_ns)  # type: ignore[arg-type]
+
     def _changed(self, side: Side, price: int, ts_ns: int) -> int:
         self.update_id += 1 + self._id_gap()
         if self._batch_first_id is None:
