@@ -113,14 +113,19 @@ class CrossVenue:
         return books
 
     def _on_tick(self, ts: float, now_ns: int) -> None:
+        hub = self.runtime.hub
         for asset, view in self.assets.items():
+            # An asset on one market has no pairs to track: its frame is only for viewers, so
+            # many single-venue markets do not add to the once-a-second cut nobody watches.
+            if len(view.markets) < 2 and not hub.client_count(asset_topic(asset)):
+                continue
             try:
                 frame = view.cut(ts, self.venue_books(view.markets), self.stats)
                 encoded = orjson.dumps(frame).decode()
             except Exception:  # one asset's bug must not stop the others' frames
                 log.exception("%s: could not build the cross-venue frame for %s", asset, ts)
                 continue
-            self.runtime.hub.publish(asset_topic(asset), encoded, int(ts * 1e9))
+            hub.publish(asset_topic(asset), encoded, int(ts * 1e9))
 
     def snapshot_text(self, asset: str) -> str:
         """``asset_snapshot`` (docs/frames.md), encoded once per tick however many connect."""
