@@ -14,12 +14,18 @@ time.
 Market statistics (``binance_stats``): ``@ticker`` every second and, on USDT-M, ``@markPrice@1s``
 / ``@markPrice`` and their REST endpoints, derived from the exchange's own trades and book.
 ``dislocate()`` pushes a simulated symbol's price away for a while (``SimulatedSymbol.dislocate``).
+
+Derived streams (``streams_market``): ``@trade``, partial depth, ``@kline_<i>``, mini tickers,
+the ``!...`` all-market streams, from the same fills and book (``trades``, a ``TradeHistory``
+the REST layer reads too). Unknown stream names are refused (``streams_catalog``,
+``streams_control``). ``ssl_context`` serves ``https://``/``wss://`` on the same port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -50,11 +56,14 @@ from local_exchange.snapshot import Snapshot
 from local_exchange.spot_dialect import (
     SpotRestApi,
     spot_agg_trade,
-    spot_agg_trade_of,
     spot_book_ticker,
     spot_depth,
 )
 from local_exchange.streams import DEPTH_SPEEDS
+from local_exchange.streams_catalog import stream_validator
+from local_exchange.streams_market import MarketStreams
+from local_exchange.streams_replay import REPLAY_DEPTH_NAMES, REPLAY_KIND, RecordedStreams
+from local_exchange.trade_history import TradeHistory
 from marketdata.markets import BINANCE_SPOT, BINANCE_USDM
 
 if TYPE_CHECKING:
@@ -64,9 +73,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 PublishedBook = tuple[int, list[Level], list[Level]]
-# Any depth stream name a client may use receives the recorded diffs in replay.
-_REPLAY_DEPTH_NAMES = ("depth", "depth@100ms", "depth@250ms", "depth@500ms", "depth@0ms")
-_REPLAY_KIND = "recorded"
 Dialect = Literal["binance-usdm", "binance-spot"]
 
 
@@ -110,6 +116,8 @@ class LocalExchange:
             spoken as Binance Spot (``spot_dialect``), with Spot's listed symbols and steps
             (``SPOT_SPECS``). A replay serves recordings of the dialect's venue only
             (``recording_venue``); another venue's recording is a ``ValueError``.
+        ssl_context: serve TLS (``https://`` and ``wss://`` on the one port); ``rest_url`` and
+            ``ws_url`` then use those schemes. Overrides ``settings.ssl``.
     """
 
     def __init__(self, symbols: Iterable[str] = ("BTCUSDT", "ETHUSDT"), *, seed: int = 1,
@@ -118,7 +126,8 @@ class LocalExchange:
                  flow: Mapping[str, FlowParams] | None = None,
                  specs: Mapping[str, SymbolSpec] | None = None,
                  host: str = "127.0.0.1", port: int = 0, publish_interval_ms: int = 100,
-                 scenarios: Iterable[Scenario] = (), dialect: Dialect = "binance-usdm") -> None:
+                 scenarios: Iterable[Scenario] = (), dialect: Dialect = "binance-usdm",
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         spot = dialect == "binance-spot"
         files = list(replay_files)
         self.dialect = dialect
@@ -133,7 +142,7 @@ class LocalExchange:
         if files:
             self._replay = ReplayMarket(files, speed, venue=dialect)
             source: SimulatedMarket | ReplayMarket = self._replay
-            kinds: tuple[str, ...] = (_REPLAY_KIND,)
+            kinds: tuple[str, ...] = (REPLAY_KIND,)
         else:
             known = {**(SPOT_SPECS if spot else KNOWN_SPECS), **(specs or {})}
             flow = {**(SPOT_FLOW if spot else {}), **(flow or {})}
@@ -154,14 +163,24 @@ class LocalExchange:
         self.stats = BinanceStatsFeed(source.listed(), spot, self._stats_book, self._venue_now,
                                       self._index_price)
         self.rest.stats = self.stats
+        # The exchange's own fills, for REST trades/aggTrades/klines and @trade / @kline_<i>.
+        self.trades = TradeHistory(source.listed())
+        self.rest.trades = self.trades
         settings = settings or ServerSettings()
-        self.server = StreamServer(self.rest, replace(settings, routed=not spot))
+        if ssl_context is not None:
+            settings = replace(settings, ssl=ssl_context)
+        self._tls = settings.ssl is not None
+        self.server = StreamServer(self.rest, replace(settings, routed=not spot),
+                                   valid=stream_validator(source.listed, spot))
+        self.streams = MarketStreams(self.server, self.trades, source.listed(), spot)
         self._spot = spot
         self._faults = {s: DepthFaults(kinds) for s in self.symbols}
         self._mergers = {s: {kind: DepthMerger(ms, sim.publisher.last_u)
                              for kind, ms in DEPTH_SPEEDS.items() if ms != 100}
                          for s, sim in self._sims.items()}
         self._last_depth: dict[str, Payload] = {}
+        self._recorded = None if self._replay is None else RecordedStreams(
+            self.server, self.streams, self._replay, self._faults, spot, self._last_depth)
         self.port: int | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -199,11 +218,11 @@ class LocalExchange:
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.host}:{self._bound_port()}"
+        return f"{'https' if self._tls else 'http'}://{self.host}:{self._bound_port()}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self._bound_port()}"
+        return f"{'wss' if self._tls else 'ws'}://{self.host}:{self._bound_port()}"
 
     def _bound_port(self) -> int:
         if self.port is None:
@@ -301,6 +320,7 @@ class LocalExchange:
         self._sims[symbol] = sim
         self.injector.venues[symbol] = SimVenue(sim)
         self.rest.source.specs[symbol] = spec  # type: ignore[union-attr]
+        self.trades.add(spec)
         self._faults[symbol] = DepthFaults(tuple(DEPTH_SPEEDS))
         self._mergers[symbol] = {kind: DepthMerger(ms, sim.publisher.last_u)
                                  for kind, ms in DEPTH_SPEEDS.items() if ms != 100}
@@ -315,6 +335,7 @@ class LocalExchange:
         self.rest.source.specs.pop(symbol, None)  # type: ignore[union-attr]
         self.injector.venues.pop(symbol, None)
         self.stats.forget(symbol)
+        self.trades.forget(symbol)
         self._faults.pop(symbol, None)
         self._mergers.pop(symbol, None)
         self._last_depth.pop(symbol, None)
@@ -355,8 +376,7 @@ class LocalExchange:
         return None if sim is None else sim.index_price(self.clock())
 
     def _publish_stats(self, now_ms: int) -> None:
-        for names, payload in self.stats.due(now_ms):
-            self.server.publish(names, payload)
+        self.streams.on_stats(self.stats.due(now_ms))
 
     # ------------------------------------------------------------------ faults
     def drop_diff(self, symbol: str) -> None:
@@ -411,7 +431,7 @@ class LocalExchange:
 
     # ---------------------------------------------------------------- internals
     def _depth_names(self, symbol: str) -> list[str]:
-        kinds = _REPLAY_DEPTH_NAMES if self._replay else tuple(DEPTH_SPEEDS) + ("depth@0ms",)
+        kinds = REPLAY_DEPTH_NAMES if self._replay else tuple(DEPTH_SPEEDS) + ("depth@0ms",)
         return [f"{symbol.lower()}@{kind}" for kind in kinds]
 
     async def _run_sim(self) -> None:
@@ -445,61 +465,42 @@ class LocalExchange:
                 merged = merger.flush_due(now_ms)
                 if merged is not None:
                     self._send_depth(symbol, kind, merged)
-            for trade in out.agg_trades:
+            for trade, fills in zip(out.agg_trades, out.agg_fills, strict=True):
                 self.stats.record_payload(trade)
                 self.server.publish((f"{lower}@aggtrade",),
                                     spot_agg_trade(trade) if self._spot else trade)
+                self.streams.on_agg_trade(trade, fills)
             if out.book_ticker is not None:
                 ticker = out.book_ticker
-                self.server.publish((f"{lower}@bookticker",),
-                                    spot_book_ticker(ticker) if self._spot else ticker)
+                sent = spot_book_ticker(ticker) if self._spot else ticker
+                self.server.publish((f"{lower}@bookticker",), sent)
+                self.streams.on_book_ticker(sent)
+        self.streams.on_tick(now_ms)
         self._publish_stats(now_ms)
 
     def _send_depth(self, symbol: str, kind: str, event: Payload) -> None:
         names = (f"{symbol.lower()}@{kind}",)
         for payload in self._faults[symbol].apply(kind, event):
             self.server.publish(names, spot_depth(payload) if self._spot else payload)
+        # Partial depth follows the book, not the (possibly faulted) diff stream.
+        self.streams.on_depth(symbol, kind, event, self._sim_top)
+
+    def _sim_top(self, symbol: str, levels: int) -> tuple[list[Level], list[Level]]:
+        return self._sims[symbol].publisher.top(levels)
 
     def _emit_recorded(self, msg: RecordedMessage) -> None:
         """Send one recorded message, then whatever statistics fell due on its venue time."""
-        self._emit_recorded_message(msg)
+        assert self._recorded is not None
+        self._recorded.emit(msg)
         event_ms = msg.data.get("E")
         if isinstance(event_ms, int):
             self._venue_ms = max(event_ms, self._venue_ms or 0)
         if msg.data.get("e") in ("trade", "aggTrade"):
             self.stats.record_payload(msg.data)
+            if msg.data["e"] == "trade":
+                self.streams.on_recorded_trade(msg.data)
+            else:
+                self.trades.on_agg_trade_payload(msg.data)
         if self._venue_ms is not None:
+            self.streams.on_tick(self._venue_ms)
             self._publish_stats(self._venue_ms)
-
-    def _emit_recorded_message(self, msg: RecordedMessage) -> None:
-        lower, event = msg.symbol.lower(), msg.data.get("e")
-        if self._spot and event != "depthUpdate":
-            self._emit_recorded_spot(msg)
-        elif event == "depthUpdate":
-            self._last_depth[msg.symbol] = msg.data
-            names = [f"{lower}@{kind}" for kind in _REPLAY_DEPTH_NAMES]
-            for payload in self._faults[msg.symbol].apply(_REPLAY_KIND, msg.data):
-                self.server.publish(names, payload)
-        elif event == "bookTicker":
-            self.server.publish((f"{lower}@bookticker",), msg.data)
-        elif event in ("trade", "aggTrade"):
-            # Futures recordings carry `trade`; serve it to aggTrade and trade subscribers.
-            self.server.publish((f"{lower}@aggtrade", f"{lower}@trade"), msg.data)
-        else:
-            self.server.publish((msg.stream.lower(),), msg.data)
-
-    def _emit_recorded_spot(self, msg: RecordedMessage) -> None:
-        """A recorded Spot trade or bookTicker (diffs go out as ``_emit_recorded`` sends them).
-
-        Spot's bookTicker has no ``e``, so it is told by its stream. A recorded ``trade`` goes
-        to ``@trade`` as is and, as the one-fill aggTrade it is, to ``@aggTrade``: the Spot
-        client subscribes to aggTrade and its parser reads each stream's own shape.
-        """
-        lower, event = msg.symbol.lower(), msg.data.get("e")
-        if event == "trade":
-            self.server.publish((f"{lower}@trade",), msg.data)
-            self.server.publish((f"{lower}@aggtrade",), spot_agg_trade_of(msg.data))
-        elif event is None and msg.stream.lower().endswith("@bookticker"):
-            self.server.publish((f"{lower}@bookticker",), msg.data)
-        else:
-            self.server.publish((msg.stream.lower(),), msg.data)

@@ -105,3 +105,29 @@ def infer_spec(symbol: str, price_text: str, qty_text: str,
     tick = "1" if price_decimals == 0 else "0." + "0" * (price_decimals - 1) + "1"
     step = "1" if qty_decimals == 0 else "0." + "0" * (qty_decimals - 1) + "1"
     return SymbolSpec.make(symbol, tick, step, price_decimals, qty_decimals, price_text)
+
+
+@dataclass(frozen=True, slots=True)
+class UsdmListing:
+    """The exchangeInfo facts of a USDT-M listing beyond its steps: when it was listed, its
+    order-size limits and category (Binance's exchangeInfo, 2024; the onboard dates of BTC and
+    ETH are Binance's documented example, the others are their listing days, approximate)."""
+
+    onboard_ms: int
+    min_notional: str
+    max_qty: str
+    market_max_qty: str
+    sub_types: tuple[str, ...] = ()
+
+
+USDM_LISTINGS: dict[str, UsdmListing] = {
+    "BTCUSDT": UsdmListing(1569398400000, "100", "1000", "120", ("PoW",)),
+    "ETHUSDT": UsdmListing(1569398400000, "20", "10000", "2000", ("Layer-1",)),
+    "BNBUSDT": UsdmListing(1581292800000, "5", "100000", "2000", ("BSC",)),
+    "SOLUSDT": UsdmListing(1599811200000, "5", "1000000", "5000", ("Layer-1",)),
+    "XRPUSDT": UsdmListing(1578614400000, "5", "10000000", "2000000", ("Payment",)),
+    "DOGEUSDT": UsdmListing(1594771200000, "5", "50000000", "30000000", ("Meme",)),
+    "LINKUSDT": UsdmListing(1578441600000, "5", "100000", "10000", ("Oracle",)),
+}
+# A recorded or added symbol not in the table: Binance's smallest notional, generous limits.
+DEFAULT_USDM_LISTING = UsdmListing(1569398400000, "5", "1000000", "100000")

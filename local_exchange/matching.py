@@ -52,6 +52,7 @@ class LevelTake(NamedTuple):
     last_trade_id: int
     update_id: int
     ts_ns: int
+    fills: tuple[int, ...] = ()  # each maker order's fill, in queue order: one raw trade each
 
 
 class ChangeBatch(NamedTuple):
@@ -185,12 +186,14 @@ class MatchingEngine:
                                             else price < limit_price):
                 break
             taken, first_trade = 0, self._next_trade_id
+            fills: list[int] = []
             while qty and level.orders:
                 order = next(iter(level.orders.values()))
                 fill = min(qty, order.qty)
                 order.qty -= fill
                 qty -= fill
                 taken += fill
+                fills.append(fill)
                 self._next_trade_id += 1
                 if order.qty == 0:
                     del level.orders[order.order_id]
@@ -200,7 +203,8 @@ class MatchingEngine:
                 del opposite[price]
             update_id = self._changed(maker_side, price, ts_ns)
             self.pending_takes.append(LevelTake(side, price, taken, first_trade,
-                                                self._next_trade_id - 1, update_id, ts_ns))
+                                                self._next_trade_id - 1, update_id, ts_ns,
+                                                tuple(fills)))
         return qty
 
     def shift(self, delta: int, ts_ns: int) -> None:

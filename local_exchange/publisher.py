@@ -8,8 +8,9 @@ events into the slower ``@depth`` (250 ms) and ``@depth@500ms`` streams, each wi
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from local_exchange.instruments import SymbolSpec
@@ -31,6 +32,9 @@ class TickOutput:
     depth: Payload | None
     agg_trades: list[Payload]
     book_ticker: Payload | None
+    # Per aggTrade, each fill's quantity (trade ids f..l) when the engine reports them
+    # (``LevelTake.fills``); empty otherwise, and ``trade_history`` then keeps one raw trade.
+    agg_fills: list[tuple[int, ...]] = field(default_factory=list)
 
 
 class DepthPublisher:
@@ -52,10 +56,12 @@ class DepthPublisher:
 
     def publish(self, now_ms: int) -> TickOutput:
         """Drain the engine: the depthUpdate (None if nothing changed), aggTrades, bookTicker."""
-        trades = [self._agg_trade(take, now_ms) for take in self.engine.drain_takes()]
+        takes = self.engine.drain_takes()
+        trades = [self._agg_trade(take, now_ms) for take in takes]
+        fills = [tuple(getattr(take, "fills", ())) for take in takes]
         batch = self.engine.drain_changes()
         if batch is None:
-            return TickOutput(None, trades, None)
+            return TickOutput(None, trades, None, fills)
         fmt_p, fmt_q = self.spec.instrument.prices.format, self.spec.instrument.quantities.format
         transaction_ms = batch.last_change_ns // 1_000_000
         depth = {
@@ -71,7 +77,12 @@ class DepthPublisher:
         if now_ms - self._last_history_ms >= _HISTORY_EVERY_MS:
             self._history.append(self.published_book())
             self._last_history_ms = now_ms
-        return TickOutput(depth, trades, self._book_ticker(now_ms, transaction_ms))
+        return TickOutput(depth, trades, self._book_ticker(now_ms, transaction_ms), fills)
+
+    def top(self, levels: int) -> tuple[list[Level], list[Level]]:
+        """The best ``levels`` of each side of the published book (partial depth)."""
+        return (heapq.nlargest(levels, self._bids.items()),
+                heapq.nsmallest(levels, self._asks.items()))
 
     def published_book(self) -> Snapshot:
         """The book as published so far (every change with id <= ``last_u``)."""

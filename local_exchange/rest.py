@@ -1,24 +1,33 @@
-"""The Binance USDT-M REST subset depthlens uses: depth, exchangeInfo, ping, time, and the
-market statistics ``ticker/24hr`` and ``premiumIndex`` (bodies from ``binance_stats``).
+"""Binance USDT-M's public REST: depth, exchangeInfo, ping, time, the market statistics
+``ticker/24hr`` and ``premiumIndex`` (bodies from ``binance_stats``), and the trade and book
+endpoints of ``rest_market`` (aggTrades, trades, klines, ticker/bookTicker, ticker/price v1 and
+v2) over the exchange's own trades (``self.trades``, a ``trade_history.TradeHistory`` the
+exchange feeds with every aggTrade it publishes or trade it replays).
 
 Error bodies, weights and headers follow Binance: ``{"code": -1121, "msg": "Invalid symbol."}``
-with HTTP 400, weight 2/5/10/20 by depth limit, ``X-MBX-USED-WEIGHT-1M`` on every response and
-429 + ``Retry-After`` (seconds) once the 2400/minute budget is spent. The minute window is a fixed
-window on the injected clock.
+with HTTP 400, weight 2/5/10/20 by depth limit, ``Date``, ``X-MBX-USED-WEIGHT`` and
+``X-MBX-USED-WEIGHT-1M`` on every response and 429 + ``Retry-After`` (seconds) once the
+2400/minute budget is spent. The minute window is a fixed window on the injected clock, and so is
+``Date``. A path Binance does not serve is a 404 with an HTML page, as Binance's own front answers
+(no JSON, no ``code``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from local_exchange.instruments import SymbolSpec
+from local_exchange import rest_market
+from local_exchange.instruments import DEFAULT_USDM_LISTING, USDM_LISTINGS, SymbolSpec
+from local_exchange.rest_market import ApiError, MarketView
 from local_exchange.server import RestResponse
 from local_exchange.snapshot import Snapshot
+from local_exchange.trade_history import TradeHistory
 
 WEIGHT_LIMIT_PER_MINUTE = 2400
 DEPTH_WEIGHTS: dict[int, int] = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
@@ -26,6 +35,20 @@ DEFAULT_DEPTH_LIMIT = 500
 # (weight with a symbol, weight without: every symbol), Binance's USDT-M figures.
 TICKER_24HR_WEIGHTS = (1, 40)
 PREMIUM_INDEX_WEIGHTS = (1, 10)
+# Binance's answer to a path it does not serve is its HTML error page; this is its gist.
+NOT_FOUND_HTML = (b"<!DOCTYPE html><html><head><title>Binance</title></head><body>"
+                  b"<h3>404 Not Found</h3><p>Sorry! The page you are looking for cannot be "
+                  b"found.</p></body></html>")
+# The trade and book endpoints of ``rest_market``, by path.
+MarketHandler = Callable[[Mapping[str, str], MarketView], rest_market.Answer]
+MARKET_ROUTES: dict[str, MarketHandler] = {
+    "/fapi/v1/aggTrades": rest_market.agg_trades,
+    "/fapi/v1/trades": rest_market.trades,
+    "/fapi/v1/klines": rest_market.klines,
+    "/fapi/v1/ticker/bookTicker": rest_market.book_ticker,
+    "/fapi/v1/ticker/price": rest_market.price_ticker,
+    "/fapi/v2/ticker/price": rest_market.price_ticker,
+}
 
 
 # (route, query) -> (HTTP status, JSON body): the injection control endpoint.
@@ -38,6 +61,10 @@ class StatsSource(Protocol):
     def ticker_rest(self, symbol: str) -> dict[str, Any]: ...
 
     def premium_index_rest(self, symbol: str) -> dict[str, Any] | None: ...
+
+    def now_ms(self) -> int:
+        """The venue's now: the clock when simulating, the newest recorded time in a replay."""
+        ...
 
 
 class BookSource(Protocol):
@@ -78,6 +105,8 @@ class RestApi:
         self.control = control  # /control/... (injection), outside Binance's paths
         self.faults = RestFaults(stale_snapshots={})
         self.stats: StatsSource | None = None  # set by the exchange that owns the statistics
+        # The exchange replaces this with its shared, fed history (``LocalExchange.trades``).
+        self.trades = TradeHistory(source.listed())
         self._window = -1
         self.used_weight = 0
 
@@ -91,7 +120,8 @@ class RestApi:
         response = self.route(route, query)
         if response is not None:
             return response
-        return RestResponse(404, orjson.dumps({"code": -1, "msg": f"Not found: {parts.path}"}))
+        return RestResponse(404, NOT_FOUND_HTML, {**self._headers(),
+                                                  "Content-Type": "text/html"})
 
     def route(self, route: str, query: dict[str, str]) -> RestResponse | None:
         """The venue's paths; None when the path is not one of them."""
@@ -107,7 +137,30 @@ class RestApi:
             return self._per_symbol(query, TICKER_24HR_WEIGHTS, self.stats.ticker_rest)
         if route == "/fapi/v1/premiumIndex" and self.stats is not None:
             return self._per_symbol(query, PREMIUM_INDEX_WEIGHTS, self.stats.premium_index_rest)
+        handler = MARKET_ROUTES.get(route)
+        if handler is not None:
+            return self._market(handler, query)
         return None
+
+    # ------------------------------------------------------------ trades, book
+    def _market(self, handler: MarketHandler, query: Mapping[str, str]) -> RestResponse:
+        """Run a ``rest_market`` handler: Binance's error, a 429, or the body at its weight."""
+        view = MarketView(self.source.listed(), self.trades, self._touch, self._venue_ms())
+        try:
+            answer = handler(query, view)
+        except ApiError as error:
+            return self._error(error.status, error.code, error.msg, weight=error.weight)
+        blocked = self._charge(answer.weight)
+        if blocked:
+            return blocked
+        return RestResponse(200, orjson.dumps(answer.body), self._headers())
+
+    def _touch(self, symbol: str) -> Snapshot | None:
+        """The best level of each side at its update id, as a depth snapshot would show it."""
+        return self.source.snapshot(symbol, 1, stale=False)
+
+    def _venue_ms(self) -> int:
+        return self.stats.now_ms() if self.stats is not None else self._now_ms()
 
     # --------------------------------------------------------------- statistics
     def _per_symbol(self, query: dict[str, str], weights: tuple[int, int],
@@ -123,7 +176,7 @@ class RestApi:
         if symbol is None:
             bodies = (body_of(s) for s in list(self.source.listed()))
             return RestResponse(200, orjson.dumps([b for b in bodies if b is not None]),
-                                self._weight_header())
+                                self._headers())
         body = body_of(symbol) if symbol in self.source.listed() else None
         if body is None:
             return self._error(400, -1121, "Invalid symbol.", weight=0)
@@ -186,6 +239,7 @@ class RestApi:
                  "limit": 300},
             ],
             "exchangeFilters": [],
+            "assets": ASSETS,
             "symbols": [_symbol_info(spec) for spec in self.source.listed().values()],
         }
 
@@ -220,31 +274,61 @@ class RestApi:
         body = {"code": -1003, "msg": f"Too many requests; current limit of IP(127.0.0.1) "
                 f"request weight per minute is {self.weight_limit}. Please use WebSocket "
                 "Streams for live updates to avoid polling the API."}
-        return RestResponse(429, orjson.dumps(body), {**self._weight_header(),
+        return RestResponse(429, orjson.dumps(body), {**self._headers(),
                                                       "Retry-After": str(retry_after_s)})
 
     def _error(self, status: int, code: int, msg: str, weight: int) -> RestResponse:
         self._charge(weight)
-        return RestResponse(status, orjson.dumps({"code": code, "msg": msg}),
-                            self._weight_header())
+        return RestResponse(status, orjson.dumps({"code": code, "msg": msg}), self._headers())
 
     def _ok(self, payload: dict[str, Any]) -> RestResponse:
-        return RestResponse(200, orjson.dumps(payload), self._weight_header())
+        return RestResponse(200, orjson.dumps(payload), self._headers())
 
-    def _weight_header(self) -> dict[str, str]:
-        return {"X-MBX-USED-WEIGHT-1M": str(self.used_weight)}
+    def _headers(self) -> dict[str, str]:
+        """``Date`` (RFC 7231, the injected clock) and the used weight, which Binance sends
+        both unsuffixed and per interval (clients read either)."""
+        used = str(self.used_weight)
+        return {"Date": formatdate(self.clock() / 1e9, usegmt=True),
+                "X-MBX-USED-WEIGHT": used, "X-MBX-USED-WEIGHT-1M": used}
+
+
+# What every USDT-M perpetual lists (Binance's exchangeInfo, 2024).
+ORDER_TYPES = ("LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+               "TRAILING_STOP_MARKET")
+TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX", "GTD")
+PERPETUAL_DELIVERY_MS = 4133404800000  # 2100-12-25: Binance's "never" for a perpetual
+ASSETS = [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}]
 
 
 def _symbol_info(spec: SymbolSpec) -> dict[str, Any]:
+    """One ``symbols`` entry, in Binance's key order; the limits come from ``USDM_LISTINGS``."""
     base = spec.symbol.removesuffix("USDT")
+    listing = USDM_LISTINGS.get(spec.symbol, DEFAULT_USDM_LISTING)
+    instrument = spec.instrument
+    # The price band a PRICE_FILTER allows: one tick up to far above any price seen.
+    max_price = instrument.prices.format(10_000_000 * instrument.price_scale)
     return {
         "symbol": spec.symbol, "pair": spec.symbol, "contractType": "PERPETUAL",
-        "status": "TRADING", "baseAsset": base, "quoteAsset": "USDT", "marginAsset": "USDT",
+        "deliveryDate": PERPETUAL_DELIVERY_MS, "onboardDate": listing.onboard_ms,
+        "status": "TRADING", "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000",
+        "baseAsset": base, "quoteAsset": "USDT", "marginAsset": "USDT",
         "pricePrecision": spec.price_precision, "quantityPrecision": spec.quantity_precision,
+        "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
+        "underlyingSubType": list(listing.sub_types), "settlePlan": 0,
+        "triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05",
+        "maxMoveOrderLimit": 10000,
         "filters": [
-            {"filterType": "PRICE_FILTER", "tickSize": spec.tick_size, "minPrice": spec.tick_size,
-             "maxPrice": "1000000"},
-            {"filterType": "LOT_SIZE", "stepSize": spec.step_size, "minQty": spec.step_size,
-             "maxQty": "1000"},
+            {"filterType": "PRICE_FILTER", "minPrice": spec.tick_size, "maxPrice": max_price,
+             "tickSize": spec.tick_size},
+            {"filterType": "LOT_SIZE", "stepSize": spec.step_size, "maxQty": listing.max_qty,
+             "minQty": spec.step_size},
+            {"filterType": "MARKET_LOT_SIZE", "stepSize": spec.step_size,
+             "maxQty": listing.market_max_qty, "minQty": spec.step_size},
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            {"filterType": "MIN_NOTIONAL", "notional": listing.min_notional},
+            {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500",
+             "multiplierDown": "0.9500", "multiplierDecimal": "4"},
         ],
+        "orderTypes": list(ORDER_TYPES), "timeInForce": list(TIME_IN_FORCE),
     }

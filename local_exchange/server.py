@@ -4,6 +4,12 @@
 stream paths proceed to the WebSocket handshake. Each WebSocket connection gets a bounded send
 queue drained by its own writer task: a client that cannot keep up is aborted, never buffered
 forever. Payloads are encoded once per publish, not once per subscriber.
+
+Control frames (``SUBSCRIBE``, ``UNSUBSCRIBE``, ``LIST_SUBSCRIPTIONS``, ``SET_PROPERTY``,
+``GET_PROPERTY``) are answered ``{"result": ..., "id": N}``; errors as Binance sends them on the
+wire, ``{"error": {"code": C, "msg": "..."}, "id": N}`` (``streams_control``). A combined-stream
+URL naming an unknown stream is closed at once with 1008 and Binance's reason; a raw ``/ws/...``
+path ignores the names that are not streams (``_handle``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +28,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from local_exchange.streams import BadPath, StreamTarget, canonical, parse_target, route_of
+from local_exchange.streams import BadPath, StreamTarget, canonical, parse_target
+from local_exchange.streams_catalog import routes_of
+from local_exchange.streams_control import (
+    BAD_URL_CLOSE_REASON,
+    ControlError,
+    ControlRequest,
+    parse_control,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +48,8 @@ class RestResponse:
 
 
 RestHandler = Callable[[str], RestResponse]
+# name -> served? (``streams_catalog.stream_validator``); None serves any name.
+StreamValidator = Callable[[str], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,9 @@ class ServerSettings:
     # USDT-M routes book data under /public and trades under /market; Spot has no routes: any
     # connection carries any stream.
     routed: bool = True
+    # TLS on the same port for REST and WebSocket (``https://`` / ``wss://``), for clients that
+    # refuse plain ``ws://`` (cryptofeed); None serves plain HTTP/WS.
+    ssl: ssl.SSLContext | None = None
 
 
 class Subscriber:
@@ -71,9 +90,11 @@ class Subscriber:
 class StreamServer:
     """Serves REST via ``rest`` and fans published payloads out to stream subscribers."""
 
-    def __init__(self, rest: RestHandler, settings: ServerSettings | None = None) -> None:
+    def __init__(self, rest: RestHandler, settings: ServerSettings | None = None,
+                 valid: StreamValidator | None = None) -> None:
         self.rest = rest
         self.settings = settings or ServerSettings()
+        self.valid = valid
         self.subscribers: set[Subscriber] = set()
         self._index: dict[str, set[Subscriber]] = {}  # deliverable subscriptions only
         self._server: Server | None = None
@@ -85,7 +106,7 @@ class StreamServer:
             self._handle, host, port, process_request=self._process_request,
             ping_interval=self.settings.ping_interval_s,
             ping_timeout=self.settings.pong_timeout_s, compression=None, max_size=2**16,
-            logger=_wire_logger())
+            logger=_wire_logger(), ssl=self.settings.ssl)
         return self.port
 
     @property
@@ -95,13 +116,27 @@ class StreamServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._server is None:
+            return
+        self._server.close()
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        except TimeoutError:
+            # A client that answered the close handshake but keeps its TCP socket open (the
+            # websocket-client library does) would hold the stop for ever: cut it, as a
+            # network failure would.
+            for sub in list(self.subscribers):
+                sub.ws.transport.abort()
+            await asyncio.wait_for(self._server.wait_closed(), 5.0)
+        self._server = None
 
     # ----------------------------------------------------------------- fan-out
-    def publish(self, names: Iterable[str], payload: dict[str, Any]) -> int:
+    def wants(self, name: str) -> bool:
+        """True when a deliverable subscriber of ``name`` (canonical) exists: producers skip
+        building payloads nobody receives (partial depth, klines, arrays)."""
+        return bool(self._index.get(name))
+
+    def publish(self, names: Iterable[str], payload: dict[str, Any] | list[Any]) -> int:
         """Send ``payload`` to every deliverable subscriber of any of ``names`` (canonical).
 
         Returns the number of frames queued."""
@@ -165,9 +200,19 @@ class StreamServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         target = parse_target(ws.request.path if ws.request else "/")
+        streams = target.streams
+        if self.valid is not None and not all(self.valid(n) for n in streams):
+            if target.combined:
+                # What Binance was seen doing for a bad combined-stream URL (binance-api-node
+                # #121): the socket opens, then closes with 1008 and this reason.
+                await ws.close(1008, BAD_URL_CLOSE_REASON)
+                return
+            # Raw mode: Binance takes any path after /ws/ (ccxt connects to /ws/0, /ws/1 and
+            # SUBSCRIBEs there); what is not a stream is not subscribed, nor listed.
+            streams = tuple(n for n in streams if self.valid(n))
         sub = Subscriber(ws, target, self.settings.send_queue_size)
         self.subscribers.add(sub)
-        self._subscribe(sub, target.streams)
+        self._subscribe(sub, streams)
         writer = asyncio.create_task(self._write(sub))
         try:
             async with asyncio.timeout(self.settings.max_lifetime_s):
@@ -195,32 +240,29 @@ class StreamServer:
     # -------------------------------------------------------- control messages
     def _control(self, sub: Subscriber, message: str | bytes) -> None:
         try:
-            request = orjson.loads(message)
-            method, req_id = request["method"], request.get("id")
-            params = request.get("params", [])
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-            self._reply(sub, {"code": 2, "msg": "Invalid request: malformed JSON request"})
+            request = parse_control(message, self.valid)
+            result = self._apply(sub, request)
+        except ControlError as err:
+            self._reply(sub, err.reply())
             return
-        if method == "SUBSCRIBE" and _names(params):
+        self._reply(sub, {"result": result, "id": request.id})
+
+    def _apply(self, sub: Subscriber, request: ControlRequest) -> Any:
+        method, params = request.method, request.params
+        if method == "SUBSCRIBE":
             self._subscribe(sub, params)
-            result: Any = None
-        elif method == "UNSUBSCRIBE" and _names(params):
+        elif method == "UNSUBSCRIBE":
             for name in params:
-                self._index.get(canonical(name), set()).discard(sub)
-                sub.streams.pop(canonical(name), None)
-            result = None
+                key = canonical(name)
+                self._index.get(key, set()).discard(sub)
+                sub.streams.pop(key, None)
         elif method == "LIST_SUBSCRIPTIONS":
-            result = list(sub.streams.values())
-        elif method == "SET_PROPERTY" and isinstance(params, list) and params[:1] == ["combined"]:
-            sub.combined = bool(params[1]) if len(params) > 1 else sub.combined
-            result = None
-        elif method == "GET_PROPERTY" and params == ["combined"]:
-            result = sub.combined
-        else:
-            self._reply(sub, {"code": 2, "msg": f"Invalid request: unknown method {method!r}",
-                              "id": req_id})
-            return
-        self._reply(sub, {"result": result, "id": req_id})
+            return list(sub.streams.values())
+        elif method == "SET_PROPERTY":
+            sub.combined = bool(params[1])
+        elif method == "GET_PROPERTY":
+            return sub.combined
+        return None
 
     def _reply(self, sub: Subscriber, payload: dict[str, Any]) -> None:
         self._deliver(sub, orjson.dumps(payload))
@@ -229,7 +271,7 @@ class StreamServer:
         for name in names:
             key = canonical(name)
             sub.streams[key] = name
-            if not self.settings.routed or route_of(key) == sub.route:
+            if not self.settings.routed or sub.route in routes_of(key):
                 self._index.setdefault(key, set()).add(sub)
 
     def _forget(self, sub: Subscriber) -> None:
@@ -250,15 +292,13 @@ def _wire_logger() -> logging.Logger:
     return wire
 
 
-def _names(params: object) -> bool:
-    return isinstance(params, list) and bool(params) and all(isinstance(p, str) for p in params)
-
-
 def _http_response(resp: RestResponse) -> Response:
     headers = Headers()
     headers["Content-Type"] = "application/json"
     headers["Content-Length"] = str(len(resp.body))
     headers["Connection"] = "close"
     for key, value in resp.headers.items():
+        if key in headers:  # the response's own (e.g. an HTML error page's type) wins
+            del headers[key]
         headers[key] = value
     return Response(resp.status, http.HTTPStatus(resp.status).phrase, headers, resp.body)

@@ -1,8 +1,9 @@
 """Stream names, URL routing and subscription bookkeeping (Binance USDT-M, 2026 routed layout).
 
-``/public`` carries book data (depth, bookTicker), ``/market`` everything else we serve (aggTrade,
-trade). A connection without a routed prefix gets public data only. A stream subscribed under the
-wrong prefix is accepted and stays silent, as the docs say.
+``/public`` carries book data (depth, bookTicker), ``/market`` everything else we serve
+(aggTrade, tickers, klines, mark price); ``@trade`` is on both (``streams_catalog``). A
+connection without a routed prefix gets public data only. A served stream subscribed under the
+wrong prefix is accepted and stays silent, as the docs say; an unknown one is refused.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
+
+from local_exchange.streams_catalog import routes_of
 
 Route = Literal["public", "market"]
 
@@ -30,16 +33,19 @@ class StreamTarget:
 
 
 def canonical(name: str) -> str:
-    """Stream names are matched case-insensitively (``btcusdt@bookTicker``)."""
-    return name.strip().lower()
+    """Stream names are matched case-insensitively (``btcusdt@bookTicker``), except a kline's
+    interval, where ``1m`` (minute) and ``1M`` (month) differ."""
+    stripped = name.strip()
+    symbol, _, kind = stripped.partition("@")
+    if kind.startswith("kline_"):
+        return f"{symbol.lower()}@{kind}"
+    return stripped.lower()
 
 
 def route_of(name: str) -> Route:
-    """Category of a stream by its kind (the part after the first ``@``)."""
-    kind = canonical(name).partition("@")[2]
-    if kind.startswith("depth") or kind == "bookticker" or kind.startswith("rpidepth"):
-        return "public"
-    return "market"
+    """The route of a stream by its kind; ``@trade`` (served on both) reports ``market``."""
+    routes = routes_of(name)
+    return "market" if "market" in routes else "public"
 
 
 def parse_target(path: str) -> StreamTarget:

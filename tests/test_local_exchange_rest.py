@@ -65,9 +65,10 @@ async def test_depth_errors(http: httpx.AsyncClient, query: dict[str, str], code
     assert set(body) == {"code", "msg"} and body["code"] == code
 
 
-async def test_unknown_path_is_404_json(http: httpx.AsyncClient) -> None:
+async def test_unknown_path_is_an_html_404_as_binance_sends(http: httpx.AsyncClient) -> None:
     resp = await http.get("/fapi/v1/nothing")
-    assert resp.status_code == 404 and "code" in resp.json()
+    assert resp.status_code == 404 and resp.text.startswith("<!DOCTYPE html>")
+    assert resp.headers.get_list("content-type") == ["text/html"]  # one type, not two
 
 
 async def test_exchange_info_ping_time(http: httpx.AsyncClient, clock: FakeClock) -> None:
