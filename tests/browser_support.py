@@ -7,6 +7,7 @@ install`` cannot work offline, so the system browser is the browser).
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
@@ -185,3 +186,16 @@ def open_dashboard(browser: Any, url: str, console: list[str] | None = None,
     page.goto(url, wait_until="load")
     wait_js(page, "() => window.depthlens && window.depthlens.ready", 30)
     return page
+
+
+def http_json(server: ServerProcess, method: str, path: str,
+              body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """The app's own answer to a request, JSON-decoded (errors included)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(server.url + path.lstrip("/"), data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

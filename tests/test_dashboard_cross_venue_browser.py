@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.browser_support import ARTIFACTS, ServerProcess, free_port, open_dashboard, wait_js
+from tests.browser_support import (
+    ARTIFACTS,
+    ServerProcess,
+    free_port,
+    http_json,
+    open_dashboard,
+    wait_js,
+)
 
 pytestmark = [pytest.mark.browser]
 
@@ -46,18 +51,6 @@ def page(browser: Any, server: ServerProcess, console: list[str]) -> Iterator[An
     page = open_dashboard(browser, server.url, console)
     yield page
     page.context.close()
-
-
-def http(server: ServerProcess, method: str, path: str, body: dict[str, Any] | None = None
-         ) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server.url + path.lstrip("/"), data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def open_cross_view(page: Any, asset: str = "BTC") -> None:
@@ -96,7 +89,7 @@ def ladder(page: Any) -> dict[str, dict[str, float]]:
 def book_tops(server: ServerProcess) -> dict[str, tuple[float, float]]:
     tops = {}
     for market in MARKETS:
-        status, book = http(server, "GET", f"/book/{market}?depth=1")
+        status, book = http_json(server, "GET", f"/book/{market}?depth=1")
         assert status == 200, book
         tops[market] = (book["bids"][0][0], book["asks"][0][0])
     return tops
@@ -139,7 +132,7 @@ def check_ladder(page: Any, server: ServerProcess) -> None:
             break
     assert not misses, misses
     shown = ladder(page)
-    _, fees = http(server, "GET", "/arbitrage?asset=BTC")
+    _, fees = http_json(server, "GET", "/arbitrage?asset=BTC")
     for market, row in shown.items():
         assert row["rate"] == pytest.approx(USDT_USD if market != COINBASE else 1.0)
         assert (row["bid"], row["ask"]) == (row["frame_bid"], row["frame_ask"])
@@ -212,7 +205,7 @@ def test_cross_venue_view_of_btc(page: Any, server: ServerProcess, console: list
         return last && last.firstChild && last.firstChild.textContent !== 'n/a'; })""",
             TICKER_S, list(MARKETS))
     cards = stats_cards(page)
-    _, stats = http(server, "GET", "/stats24h")
+    _, stats = http_json(server, "GET", "/stats24h")
     for market in MARKETS:
         last = float(cards[market]["last"].replace(",", ""))
         assert bps(last, stats_last(stats["markets"][market])) < 50, (market, cards[market])
@@ -220,7 +213,7 @@ def test_cross_venue_view_of_btc(page: Any, server: ServerProcess, console: list
     assert cards[COINBASE]["quote_volume"] == "n/a"  # Coinbase's ticker has no quote volume
 
     # Push Spot's price up: buy on the cheaper perpetual, sell on Spot, net of both fees.
-    status, reply = http(server, "POST", "/control/dislocate",
+    status, reply = http_json(server, "POST", "/control/dislocate",
                          {"market": SPOT, "bps": DISLOCATE_BPS, "seconds": DISLOCATE_S})
     assert status == 200, reply
     pushed_at = time.monotonic()
@@ -253,7 +246,7 @@ def test_cross_venue_view_of_btc(page: Any, server: ServerProcess, console: list
              and (r["buy"], r["sell"]) == (PERP, SPOT)]
     assert ended and ended[0]["end"] in {"edge", "skew", "book"}
     assert float(ended[0]["edge"]) > 0
-    _, arbitrage = http(server, "GET", "/arbitrage?asset=BTC")
+    _, arbitrage = http_json(server, "GET", "/arbitrage?asset=BTC")
     assert any((o["buy"], o["sell"]) == (PERP, SPOT) for o in arbitrage["recent"])
     page.screenshot(path=str(ARTIFACTS / "cross_venue_after.png"))
 
@@ -302,7 +295,7 @@ def test_an_asset_nothing_runs_falls_back_to_the_book_view(
 
 def test_the_view_leaves_when_its_assets_last_market_stops(
         page: Any, server: ServerProcess, console: list[str]) -> None:
-    status, reply = http(server, "POST", "/markets", {"market": "binance-usdm:SOLUSDT"})
+    status, reply = http_json(server, "POST", "/markets", {"market": "binance-usdm:SOLUSDT"})
     assert status == 201, reply
     try:
         open_cross_view(page, "SOL")
@@ -311,7 +304,7 @@ def test_the_view_leaves_when_its_assets_last_market_stops(
         assert page.eval_on_selector_all("#dl-cv-ladder-body tr[data-market]",
                                          "rows => rows.map(r => r.dataset.market)") == ["SOLUSDT"]
     finally:
-        status, _ = http(server, "DELETE", "/markets/SOLUSDT")
+        status, _ = http_json(server, "DELETE", "/markets/SOLUSDT")
     assert status == 200
     # The server closes the asset's socket (1001); SOL is gone from the list: back to a market.
     wait_js(page, "() => depthlensCross.asset === null && document.getElementById('dl-root')"

@@ -9,14 +9,12 @@ against what the server's own ``/health`` and ``/symbols`` say. Every wait is bo
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.browser_support import ServerProcess, free_port, open_dashboard, wait_js
+from tests.browser_support import ServerProcess, free_port, http_json, open_dashboard, wait_js
 
 pytestmark = [pytest.mark.browser]
 
@@ -31,23 +29,10 @@ def page(browser: Any, server: ServerProcess, console: list[str]) -> Iterator[An
     page.context.close()
 
 
-def http(server: ServerProcess, method: str, path: str,
-         body: dict[str, str] | None = None) -> tuple[int, Any]:
-    """The server's own answer to a request, JSON-decoded (errors included)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server.url + path.lstrip("/"), data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 def served(server: ServerProcess) -> tuple[set[str], set[str]]:
     """The markets in ``/health`` and in ``/symbols``."""
-    _, health = http(server, "GET", "/health")
-    _, symbols = http(server, "GET", "/symbols")
+    _, health = http_json(server, "GET", "/health")
+    _, symbols = http_json(server, "GET", "/symbols")
     # ``key`` names a market in routes and frames (``symbol`` is the venue's own name for it).
     return set(health["symbols"]), {s.get("key", s["symbol"]) for s in symbols["symbols"]}
 
@@ -132,7 +117,7 @@ def test_start_view_and_stop_a_market_from_the_page(page: Any, server: ServerPro
 @pytest.mark.parametrize("name", ["NOT A MARKET!", "kraken:BTCUSD", "ZZZUSDT"])
 def test_a_refused_market_shows_the_servers_reason_inline(page: Any, server: ServerProcess,
                                                           name: str) -> None:
-    status, reply = http(server, "POST", "/markets", {"market": name})
+    status, reply = http_json(server, "POST", "/markets", {"market": name})
     assert status in {404, 409, 422}
     start_from_ui(page, name)
     assert reply["detail"] in wait_message(page, "error")
@@ -143,7 +128,7 @@ def test_a_refused_market_shows_the_servers_reason_inline(page: Any, server: Ser
 def test_markets_started_and_stopped_elsewhere_follow_on_the_page(
         page: Any, server: ServerProcess, console: list[str]) -> None:
     wait_js(page, "() => depthlens.framesReceived >= 1", FIRST_DATA_S)
-    status, reply = http(server, "POST", "/markets", {"market": "binance-usdm:XRPUSDT"})
+    status, reply = http_json(server, "POST", "/markets", {"market": "binance-usdm:XRPUSDT"})
     assert status == 201 and reply["symbol"] == "XRPUSDT"
     try:
         # No action on this page: the frames' integrity names a market it does not show.
@@ -153,7 +138,7 @@ def test_markets_started_and_stopped_elsewhere_follow_on_the_page(
         wait_js(page, "() => depthlens.symbol === 'XRPUSDT' && depthlens.connection === 'open'"
                 " && depthlens.lastFrame && depthlens.lastFrame.symbol === 'XRPUSDT'", FIRST_DATA_S)
     finally:
-        status, _ = http(server, "DELETE", "/markets/XRPUSDT")
+        status, _ = http_json(server, "DELETE", "/markets/XRPUSDT")
     assert status == 200
     # Its viewer's socket is closed (1001); the page drops it and shows the first market.
     wait_listed(page, "XRPUSDT", False)

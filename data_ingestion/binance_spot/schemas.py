@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import msgspec
 
+from data_ingestion.binance import schemas as futures_schemas
+
 PriceQty = tuple[str, str]
 
 
@@ -58,20 +60,9 @@ class BookTicker(msgspec.Struct):
     A: str
 
 
-class Ticker24hr(msgspec.Struct, tag_field="e", tag="24hrTicker"):
-    """``<symbol>@ticker``: rolling 24-hour statistics, pushed every second. ``P`` is the
-    change in percent; ``v`` base and ``q`` quote volume. The other keys (``p``, ``w``, ``x``,
-    ``Q``, best bid/ask ``b``/``B``/``a``/``A``, ``O``/``C``, ``F``/``L``/``n``) are not used."""
-
-    E: int
-    s: str
-    c: str  # last price
-    o: str  # open price (24 hours ago)
-    h: str
-    l: str  # the venue's key (low)
-    P: str
-    v: str
-    q: str
+# ``<symbol>@ticker``: the keys depthlens reads (c, o, h, l, P, v, q) are the futures ones;
+# Spot's extra keys (x, b, B, a, A, ...) are ignored, so the futures struct is Spot's too.
+Ticker24hr = futures_schemas.Ticker24hr
 
 
 TaggedPayload = DepthUpdate | AggTrade | RawTrade | Ticker24hr
