@@ -7,6 +7,7 @@ the URLs and markets, and owns the embedded exchanges' threads.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -63,9 +64,12 @@ SIM_DEFAULT_MARKETS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "binance-spot
 LIVE_DEFAULT_MARKETS = ("BTCUSDT", "ETHUSDT")
 
 
+@functools.lru_cache(maxsize=4)
 def replay_files_by_venue(files: tuple[Path, ...]) -> dict[str, list[Path]]:
     """Recordings grouped by the venue that produced them: a Coinbase Advanced Trade capture
-    (cryptofeed ``.jsonl.zst``) or hftbacktest files, USDT-M or Spot by their content."""
+    (cryptofeed ``.jsonl.zst``) or hftbacktest files, USDT-M or Spot by their content.
+    Cached (the result is shared: do not change it): the files' heads are read once, not again
+    for each venue a replay opens."""
     from local_exchange.recording import group_recordings, recording_venue
 
     grouped: dict[str, list[Path]] = {}

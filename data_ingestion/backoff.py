@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Backoff:
@@ -25,3 +32,20 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempts = 0
+
+
+async def retry_bounded(request: Callable[[], Awaitable[T]],
+                        retryable: type[Exception] | tuple[type[Exception], ...],
+                        attempts: int, delay_s: float, what: str) -> T:
+    """``await request()``, retried on ``retryable`` errors at most ``attempts`` times in all,
+    ``delay_s`` apart or longer when the error says (its ``retry_after``, seconds); the last
+    error is raised. Any other error is not retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await request()
+        except retryable as exc:
+            if attempt == attempts:
+                raise
+            log.warning("%s failed (%s); retry %d/%d", what, exc, attempt, attempts)
+            await asyncio.sleep(max(delay_s, getattr(exc, "retry_after", None) or 0.0))
+    raise AssertionError("unreachable")

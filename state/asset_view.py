@@ -17,7 +17,7 @@ from features.cross_venue.arbitrage import arbitrage_usd
 from features.cross_venue.consolidated import MarketTop, consolidate_usd
 from features.cross_venue.depth_curve import merged_depth_curve_usd
 from features.cross_venue.venue_book import to_usd
-from marketdata.markets import BINANCE_SPOT, BINANCE_USDM, COINBASE
+from marketdata.markets import BINANCE_SPOT, BINANCE_USDM, COINBASE, MarketId
 from state.market_stats import MarketStatsStore
 
 RECENT_IN_FRAME = 20  # ended opportunities carried by each frame (GET /arbitrage has them all)
@@ -84,7 +84,7 @@ class AssetView:
 
     def arbitrage_body(self) -> dict[str, Any]:
         """``GET /arbitrage``: the pairs as of the last frame, live and recent opportunities."""
-        venues = sorted({m.split(":")[0] if ":" in m else BINANCE_USDM for m in self.markets})
+        venues = sorted({MarketId.parse(m).venue for m in self.markets})
         return {"asset": self.asset, "usdt_usd": self._config.usdt_usd,
                 "max_skew_ms": self._config.max_skew_ms,
                 "fees_bps": {v: self._config.taker_fee_bps(v) for v in venues},

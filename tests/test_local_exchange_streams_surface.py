@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from local_exchange import LocalExchange
+from orderbook.instrument import Instrument
 from tests.test_local_exchange_support import recv_json
 
 
@@ -36,6 +37,19 @@ async def _collect(ws: ClientConnection, seconds: float) -> list[Any]:
         except TimeoutError:
             break
     return frames
+
+
+def apply_diff(book: dict[str, dict[int, int]], diff: dict[str, Any],
+               spec: Instrument) -> None:
+    """A depth diff applied to ``book`` (``{"b": {price: qty}, "a": ...}``, integer units):
+    sizes are absolute, 0 removes the level."""
+    for side in ("b", "a"):
+        for p, q in diff[side]:
+            price, qty = spec.prices.parse(p), spec.quantities.parse(q)
+            if qty:
+                book[side][price] = qty
+            else:
+                book[side].pop(price, None)
 
 
 async def test_trade_and_agg_trade_carry_the_same_fills(exchange: LocalExchange) -> None:
@@ -85,13 +99,7 @@ async def test_partial_depth_equals_the_book_rebuilt_from_diffs(exchange: LocalE
             if data["u"] < snap["lastUpdateId"]:
                 continue
             assert last_u is None or data["pu"] == last_u
-            for side in ("b", "a"):
-                for p, q in data[side]:
-                    price, qty = spec.prices.parse(p), spec.quantities.parse(q)
-                    if qty:
-                        book[side][price] = qty
-                    else:
-                        book[side].pop(price, None)
+            apply_diff(book, data, spec)
             last_u = data["u"]
         elif last_u is not None and data["u"] == last_u:
             levels = int(stream.split("@")[1].removeprefix("depth"))
@@ -254,13 +262,7 @@ async def test_replay_serves_partial_depth_and_trades_from_the_recording() -> No
         if frame["stream"] == "btcusdt@depth@100ms":
             if data["u"] <= snap["lastUpdateId"]:
                 continue
-            for side in ("b", "a"):
-                for p, q in data[side]:
-                    price, qty = spec.prices.parse(p), spec.quantities.parse(q)
-                    if qty:
-                        book[side][price] = qty
-                    else:
-                        book[side].pop(price, None)
+            apply_diff(book, data, spec)
             last_u = data["u"]
         else:
             assert data["u"] == last_u  # sent right after the diff it follows

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from data_ingestion.binance_spot.parser import SpotParser
@@ -31,6 +32,19 @@ SILENCE_S = "2"  # the process's silent-socket timeout; the silence fault outlas
 def floats(instrument: Instrument, levels: list[tuple[int, int]]) -> list[list[float]]:
     return [[p / 10**instrument.price_decimals, q / 10**instrument.qty_decimals]
             for p, q in levels[:1000]]
+
+
+def book_becomes(http: httpx.Client, key: str,
+                 expected: tuple[list[list[float]], list[list[float]]], deadline: float,
+                 what: str) -> None:
+    """Poll ``GET /book/{key}`` (1000 levels) until its sides equal ``expected``; fail at
+    ``deadline`` (monotonic) naming ``what`` it should have equalled."""
+    while True:
+        book = http.get(f"/book/{key}", params={"depth": 1000}).json()
+        if (book["bids"], book["asks"]) == expected:
+            return
+        assert time.monotonic() < deadline, f"{key} never equalled {what}"
+        time.sleep(0.2)
 
 
 def test_spot_live_path_against_a_separate_spot_server_through_every_fault() -> None:
@@ -131,12 +145,8 @@ def test_coinbase_live_path_against_a_separate_coinbase_server_through_every_fau
                     expected = (floats(instrument, published.bids),
                                 floats(instrument, published.asks))
                     assert len(published.bids) > 50 and len(published.asks) > 50
-                    while True:  # until the process has read what the server sent
-                        book = http.get(f"/book/{key}", params={"depth": 1000}).json()
-                        if (book["bids"], book["asks"]) == expected:
-                            break
-                        assert time.monotonic() < deadline, f"{key} never equalled the server"
-                        time.sleep(0.2)
+                    # until the process has read what the server sent
+                    book_becomes(http, key, expected, deadline, "the server's")
                 health = http.get("/health").json()
                 assert all_live(health) and first("resyncs")(health) == rebuilds  # harmless
             finally:
@@ -177,12 +187,7 @@ def test_replay_source_serves_the_real_coinbase_capture() -> None:
         for product, key in zip(PRODUCTS, keys, strict=True):
             expected = (floats(instruments[product], books[product].top_bids(1000)),
                         floats(instruments[product], books[product].top_asks(1000)))
-            while True:
-                book = http.get(f"/book/{key}", params={"depth": 1000}).json()
-                if (book["bids"], book["asks"]) == expected:
-                    break
-                assert time.monotonic() < deadline, f"{key} never equalled the capture's end"
-                time.sleep(0.5)
+            book_becomes(http, key, expected, deadline, "the capture's end")
         health = http.get("/health").json()
         assert all(health["symbols"][k]["gaps"] == 0 for k in keys)
         # The capture's market_trades reached the products (Coinbase's side is the maker's).

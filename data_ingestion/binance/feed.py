@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
+from data_ingestion.backoff import retry_bounded
 from data_ingestion.binance.parser import FuturesParser, instruments_from_exchange_info
 from data_ingestion.binance.rest import BinanceRest, RestError
 from data_ingestion.clock import Clock
@@ -58,15 +59,8 @@ async def load_with_retries(rest: BinanceRest,
                             delay_s: float) -> dict[str, Instrument]:
     """``parse`` of the venue's exchangeInfo (``rest.exchange_info``), the request retried a
     bounded number of times (honouring ``Retry-After``); a ParseError is not retried."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return parse(await rest.exchange_info(), symbols)
-        except RestError as exc:
-            if attempt == attempts:
-                raise
-            log.warning("exchangeInfo failed (%s); retry %d/%d", exc, attempt, attempts)
-            await asyncio.sleep(max(delay_s, exc.retry_after or 0.0))
-    raise AssertionError("unreachable")
+    body = await retry_bounded(rest.exchange_info, RestError, attempts, delay_s, "exchangeInfo")
+    return parse(body, symbols)
 
 
 class BinanceFuturesFeed(SymbolFeed):

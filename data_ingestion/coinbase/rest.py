@@ -8,15 +8,11 @@ is the venue's instrument list a market started at runtime is checked against.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 import httpx
 
+from data_ingestion.backoff import retry_bounded
 from data_ingestion.coinbase.parser import ParseError, instruments_from_products
 from orderbook.instrument import Instrument
-
-log = logging.getLogger(__name__)
 
 PRODUCTS_PATH = "/api/v3/brokerage/market/products"
 
@@ -58,15 +54,9 @@ async def load_products(rest: CoinbaseRest, product_ids: list[str], attempts: in
     ParseError (a product Coinbase does not list, a body of the wrong shape) is not retried."""
     if not product_ids:
         return {}
-    for attempt in range(1, attempts + 1):
-        try:
-            return instruments_from_products(await rest.products(product_ids), product_ids)
-        except CoinbaseRestError as exc:
-            if attempt == attempts:
-                raise
-            log.warning("coinbase products failed (%s); retry %d/%d", exc, attempt, attempts)
-            await asyncio.sleep(max(delay_s, exc.retry_after or 0.0))
-    raise AssertionError("unreachable")
+    body = await retry_bounded(lambda: rest.products(product_ids), CoinbaseRestError, attempts,
+                               delay_s, "coinbase products")
+    return instruments_from_products(body, product_ids)
 
 
 __all__ = ["CoinbaseRest", "CoinbaseRestError", "ParseError", "load_products", "PRODUCTS_PATH"]
