@@ -211,10 +211,19 @@ def test_heatmap_image_is_the_grid_painted_with_the_colourscale(page: Any) -> No
 
 
 def test_heatmap_readout_reads_the_cell_under_the_cursor(page: Any) -> None:
-    box = page.locator("#dl-heatmap .nsewdrag").bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.97, box["y"] + box["height"] * 0.5)
-    text = wait_js(page, "() => { const e = document.getElementById('dl-heatmap-readout');"
-                   " return e && e.textContent; }", 5)
+    # The readout follows mousemove events only: a re-layout between measuring the plot and
+    # moving over it (a busy machine) can leave the cursor where no cell is, so hover again,
+    # a pixel apart, until the readout shows a cell or the time is up.
+    read = ("() => { const e = document.getElementById('dl-heatmap-readout');"
+            " return e && e.textContent; }")
+    text, deadline = "", time.monotonic() + 10
+    while not text and time.monotonic() < deadline:
+        box = page.locator("#dl-heatmap .nsewdrag").bounding_box()
+        for dx in (0, 1):
+            page.mouse.move(box["x"] + box["width"] * 0.97 - dx, box["y"] + box["height"] * 0.5)
+        text = page.evaluate(read) or ""
+        if not text:
+            page.wait_for_timeout(250)
     assert re.fullmatch(r"\d\d:\d\d:\d\d · [\d,]+\.\d+ · resting (—|[\d,]+\.\d+)", text), text
 
 
