@@ -1,4 +1,5 @@
-"""depthlens entry point: ``python main.py [--source sim|binance|replay] ...`` (``--help``).
+"""depthlens entry point: ``python main.py [--source sim|live|replay] ...`` (``--help``), and
+``python main.py export FILES... --out DIR`` (recordings to Parquet, ``depthlens/export.py``).
 
 Builds the one frozen config from flags and DEPTHLENS_* variables, then serves the API, the frame
 WebSocket and the dashboard on one port with uvicorn.
@@ -55,8 +56,13 @@ def serve(config: Config, symbols: tuple[str, ...]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["export"]:
+        from depthlens.export import run
+
+        return run(args[1:], Config())
     try:
-        config = parse_config(sys.argv[1:] if argv is None else argv, os.environ)
+        config = parse_config(args, os.environ)
         from api.sources import check_source
 
         symbols = check_source(config)

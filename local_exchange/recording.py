@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from local_exchange.instruments import SymbolSpec, infer_spec
 from marketdata.markets import BINANCE_SPOT, BINANCE_USDM
 
 log = logging.getLogger(__name__)
@@ -127,3 +128,17 @@ def recording_venue(recording: Recording) -> str:
         if index >= _VENUE_SCAN_LINES:
             break
     return BINANCE_SPOT
+
+
+def recording_spec(recording: Recording, venue: str) -> SymbolSpec:
+    """The listed spec of the recorded symbol on ``venue``, else one inferred from the
+    recorded price and quantity strings (``infer_spec``)."""
+    snapshot = recording.snapshot
+    if snapshot and snapshot.get("bids"):
+        price, qty = snapshot["bids"][0]
+        return infer_spec(recording.symbol, price, qty, venue)
+    for msg in merged_messages([recording]):
+        levels = msg.data.get("b") or msg.data.get("a")
+        if msg.data.get("e") == "depthUpdate" and levels:
+            return infer_spec(recording.symbol, levels[0][0], levels[0][1], venue)
+    raise ValueError(f"{recording.symbol}: cannot infer price/qty decimals from the recording")

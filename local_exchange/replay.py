@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from local_exchange.instruments import SymbolSpec, infer_spec
+from local_exchange.instruments import SymbolSpec
 from local_exchange.matching import Level
 from local_exchange.recording import (
     RecordedMessage,
     Recording,
     group_recordings,
     merged_messages,
+    recording_spec,
     recording_venue,
 )
 from local_exchange.snapshot import Snapshot
@@ -91,7 +92,7 @@ class ReplayMarket:
         self.speed = speed
         self.recordings: list[Recording] = group_recordings(files)
         self.venue = _common_venue(self.recordings, venue)
-        self.specs: dict[str, SymbolSpec] = {r.symbol: _spec_for(r, self.venue)
+        self.specs: dict[str, SymbolSpec] = {r.symbol: recording_spec(r, self.venue)
                                              for r in self.recordings}
         self.books = {r.symbol: ReplayBook(self.specs[r.symbol], r.snapshot)
                       for r in self.recordings}
@@ -151,14 +152,3 @@ def _common_venue(recordings: list[Recording], wanted: str | None) -> str:
         raise ValueError(f"cannot replay as {wanted}: recorded on another venue: {others}")
     return wanted
 
-
-def _spec_for(recording: Recording, venue: str) -> SymbolSpec:
-    snapshot = recording.snapshot
-    if snapshot and snapshot.get("bids"):
-        price, qty = snapshot["bids"][0]
-        return infer_spec(recording.symbol, price, qty, venue)
-    for msg in merged_messages([recording]):
-        levels = msg.data.get("b") or msg.data.get("a")
-        if msg.data.get("e") == "depthUpdate" and levels:
-            return infer_spec(recording.symbol, levels[0][0], levels[0][1], venue)
-    raise ValueError(f"{recording.symbol}: cannot infer price/qty decimals from the recording")
