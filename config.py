@@ -10,7 +10,7 @@ import argparse
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -28,6 +28,10 @@ from marketdata.markets import (
 
 Source = Literal["sim", "live", "replay"]
 SOURCES: tuple[Source, ...] = ("sim", "live", "replay")
+# What cuts frames: the wall clock (live, sim, and replays through the embedded exchange's
+# sockets) or the recording's venue time (api/venue_replay.py; deterministic frames).
+FrameClockKind = Literal["wall", "venue"]
+CLOCKS: tuple[FrameClockKind, ...] = ("wall", "venue")
 # The name --source live had while USDT-M was its only venue; still accepted.
 _SOURCE_ALIASES: dict[str, Source] = {"binance": "live"}
 ENV_PREFIX = "DEPTHLENS_"
@@ -52,7 +56,10 @@ class Config:
     coinbase_ws_url: str = "wss://advanced-trade-ws.coinbase.com"
     coinbase_rest_url: str = "https://api.coinbase.com"
     replay_files: tuple[Path, ...] = ()
-    speed: float = 1.0
+    speed: float = 1.0  # math.inf: --speed max (venue clock only)
+    # Empty: "venue" for replays (unless they need the embedded exchange: --scenarios or a
+    # Coinbase capture), "wall" otherwise; see parse_config.
+    clock: FrameClockKind | Literal[""] = ""
     log_level: str = "INFO"
     # Features and rolling state.
     top_n: int = 10
@@ -81,6 +88,10 @@ class Config:
     usdt_usd: float = 1.0
     taker_fees_bps: tuple[tuple[str, float], ...] = ()
     max_skew_ms: float = 500.0
+    # Recording (data_ingestion/recorder.py): where every raw message goes (None: off) and the
+    # disk budget beyond which the oldest files are deleted (None: no budget).
+    record: Path | None = None
+    record_max_gb: float | None = None
 
     def taker_fee_bps(self, venue: str) -> float:
         """``venue``'s taker fee: the configured one, else its default tier's."""
@@ -158,6 +169,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _speed(text: str) -> float:
+    return math.inf if text.strip().lower() == "max" else _positive_float(text)
+
+
+def _clock(text: str) -> FrameClockKind:
+    if text not in CLOCKS:
+        raise ConfigError(f"{text!r} is not one of {', '.join(CLOCKS)}")
+    return text  # type: ignore[return-value]
+
+
 def _int_between(lo: int, hi: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -186,6 +207,13 @@ def _source(text: str) -> Source:
     if text not in SOURCES:
         raise ConfigError(f"{text!r} is not one of {', '.join(SOURCES)}")
     return text  # type: ignore[return-value]
+
+
+def _record_dir(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{text!r} exists and is not a directory")
+    return path
 
 
 def _rules_profile(text: str) -> Profile:
@@ -220,7 +248,12 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
                         "market_trades, heartbeats; public books need no REST)"),
     "coinbase-rest-url": (_url(("http", "https")), "Coinbase Advanced Trade REST base URL, "
                           "read once per market for its increments (public products list)"),
-    "speed": (_positive_float, "replay speed, times real time"),
+    "speed": (_speed, "replay speed, times real time, or max (as fast as the CPU allows; "
+              "--clock venue)"),
+    "clock": (_clock, "what cuts frames: venue (a replay's own venue time: the same files give "
+              "byte-identical frames on every run, without sockets) or wall (the wall clock; "
+              "replays go through the embedded exchange's sockets). Default: venue for "
+              "replays unless --scenarios or a Coinbase capture need the exchange, else wall"),
     "log-level": (_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "top-n": (_int_between(1, 1000), "levels per side used by the features"),
     "history-seconds": (_int_between(10, 3600), "length of the rolling state, seconds"),
@@ -235,6 +268,11 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
                        "binance-usdm=5, binance-spot=10, coinbase=120)"),
     "max-skew-ms": (_positive_float, "two books whose venue times differ by more than this "
                     "are not compared for arbitrage"),
+    "record": (_record_dir, "record every raw message and REST snapshot of the Binance markets "
+               "to this directory (hftbacktest .gz, one file per market per hour; replay them "
+               "with --source replay or main.py export)"),
+    "record-max-gb": (_positive_float, "disk budget of --record in GB: beyond it the oldest "
+                      "files are deleted first"),
     "rules-profile": (_rules_profile, "rule thresholds: default (the rules file's fixed "
                       "values) or calibrated (percentiles of the symbol's own last hour)"),
 }
@@ -265,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         default = getattr(defaults, name.replace("-", "_"))
         if isinstance(default, tuple):
             default = ",".join(default)
-        parser.add_argument(f"--{name}", metavar=name.split("-")[-1].upper(),
+        metavar = "DIR" if name == "record" else name.split("-")[-1].upper()
+        parser.add_argument(f"--{name}", metavar=metavar,
                             help=f"{help_text} (default: {default})")
     parser.add_argument("--detectors", metavar="FILE", default=None,
                         help="TOML file overriding liquidity-event detector thresholds "
@@ -322,6 +361,27 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
         raise ConfigError("--source replay needs --replay FILE...")
     if config.replay_files and config.source != "replay":
         raise ConfigError("--replay is only used with --source replay")
+    config = _resolve_clock(config)
+    if config.record_max_gb is not None and config.record is None:
+        raise ConfigError("--record-max-gb needs --record DIR")
     if config.scenarios and config.source == "live":
         raise ConfigError("--scenarios needs the embedded exchange (--source sim or replay)")
     return config
+
+
+def _resolve_clock(config: Config) -> Config:
+    """Fill in the default clock and refuse combinations that cannot work."""
+    needs_exchange = bool(config.scenarios) or any(
+        p.name.endswith(".jsonl.zst") for p in config.replay_files)
+    clock = config.clock
+    if not clock:
+        clock = "venue" if config.source == "replay" and not needs_exchange else "wall"
+    elif clock == "venue" and config.source != "replay":
+        raise ConfigError("--clock venue is for replays (--source replay)")
+    elif clock == "venue" and needs_exchange:
+        raise ConfigError("--clock venue replays without the embedded exchange: --scenarios "
+                          "and Coinbase captures need --clock wall")
+    if math.isinf(config.speed) and clock != "venue":
+        raise ConfigError("--speed max needs the venue clock (--source replay --clock venue)")
+    return replace(config, clock=clock)
+

@@ -69,8 +69,10 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
     def health() -> dict[str, object]:
         symbols = runtime.integrity()
         ok = bool(symbols) and all(h["state"] == "live" for h in symbols.values())
+        recorder = runtime.recorder
         return {"status": "ok" if ok else "degraded", "source": config.source,
-                "symbols": symbols, "process": {"rss_mb": round(_PROCESS.memory_info().rss / 2**20, 1)}}
+                "symbols": symbols, "process": {"rss_mb": round(_PROCESS.memory_info().rss / 2**20, 1)},
+                "recorder": None if recorder is None else recorder.status()}
 
     @app.get("/symbols", summary="Configured symbols with their tick and step sizes")
     def list_symbols() -> dict[str, object]:

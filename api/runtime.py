@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import Any
@@ -25,6 +26,7 @@ from api.sources import (
     open_source,
     open_venue,
 )
+from api.venue_replay import ReplayedMarket, VenueReplayDriver
 from config import Config
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
 from data_ingestion.binance.parser import ParseError
@@ -38,6 +40,8 @@ from data_ingestion.coinbase.market import CoinbaseMarket
 from data_ingestion.coinbase.parser import ParseError as CoinbaseParseError
 from data_ingestion.coinbase.rest import CoinbaseRest, CoinbaseRestError, load_products
 from data_ingestion.engine import SymbolEngine
+from data_ingestion.recorder import WireRecorder
+from depthlens.pipeline import VenueClockReplay
 from marketdata.markets import (
     BINANCE_SPOT,
     COINBASE,
@@ -92,6 +96,15 @@ class Runtime:
         # a second, so a thousand clients connecting at once cost one encoding, not a thousand.
         self._snapshot_cache: dict[str, tuple[int, str]] = {}
         self.cross_venue = CrossVenue(self)
+        self.recorder: WireRecorder | None = None
+        if config.record is not None:
+            budget = None if config.record_max_gb is None else int(config.record_max_gb * 1e9)
+            self.recorder = WireRecorder(config.record, budget)
+            self.recorder.on_rotate = self._record_snapshot
+            self.on_tick.append(lambda _ts, _now: self.recorder.flush())  # type: ignore[union-attr]
+        self._side_tasks: set[asyncio.Task[None]] = set()  # e.g. a rotated file's snapshot
+        self.seconds_published = 0
+        self.venue_replay: VenueReplayDriver | None = None  # --clock venue
 
     @property
     def symbols(self) -> list[str]:
@@ -106,6 +119,9 @@ class Runtime:
 
     async def _start(self) -> None:
         config = self.config
+        if config.clock == "venue":
+            self._start_venue_replay()
+            return
         source = await self._stack.enter_async_context(open_source(config, self.clock,
                                                                    self.served_symbols))
         self.source = source
@@ -120,6 +136,26 @@ class Runtime:
             self._engine_tasks[key] = self._spawn(engine.run(), f"engine-{key}")
         self._spawn(self.frame_clock.run(), "frame-clock")
         log.info("depthlens running %s for %s", config.source, ", ".join(self.engines))
+
+    def _start_venue_replay(self) -> None:
+        """``--clock venue``: the recording drives books and frames without sockets."""
+        config = self.config
+        replay = VenueClockReplay(config.replay_files, config, only=config.symbols or None)
+        venues = replay.venues()
+        for key, sync in replay.books().items():
+            market = ReplayedMarket(key, replay, replay.instruments()[key], sync, self.clock)
+            self.engines[key] = market  # type: ignore[assignment]
+            self.states[key] = replay.states()[key]
+            self._venue_of[key] = venues[key]
+        markets = self.engines
+        replay.on_diff = lambda key, diff: markets[key].on_diff(diff)  # type: ignore[attr-defined]
+        for ready in self.on_engines_ready:
+            ready()
+        speed = None if math.isinf(config.speed) else config.speed
+        self.venue_replay = VenueReplayDriver(replay, speed, self._publish_replayed)
+        self._spawn(self.venue_replay.run(), "venue-replay")
+        log.info("depthlens replaying %s on the venue clock at %s", ", ".join(self.engines),
+                 "full speed" if speed is None else f"{speed:g}x")
 
     async def _start_venue(self, venue: str, endpoints: VenueEndpoints,
                            symbols: list[str]) -> None:
@@ -150,6 +186,7 @@ class Runtime:
                       venue, exc)
             raise
         self.feeds[venue] = feed
+        feed.recorder = self.recorder
         engines = [self._add_engine(venue, instrument) for instrument in instruments.values()]
         feed.attach(engines)
 
@@ -167,6 +204,9 @@ class Runtime:
                       endpoints.rest_url, exc)
             raise
         self._coinbase_rest = rest
+        if self.recorder is not None:
+            log.warning("--record: Coinbase markets are not recorded (their replays read "
+                        "cryptofeed captures, not this format, yet)")
         self.feeds[COINBASE] = CoinbaseFeed(endpoints.ws_url, instruments, self.clock,
                                             silence_timeout_s=silence)
         for instrument in instruments.values():
@@ -224,10 +264,10 @@ class Runtime:
                 raise MarketError(409, f"{market} is already running")
             if len(self.engines) >= MAX_MARKETS:
                 raise MarketError(409, f"{MAX_MARKETS} markets are running; stop one first")
-            if self.source is None or not self.feeds:
-                raise MarketError(503, "not started yet")
             if self.config.source == "replay":
                 raise MarketError(409, "a replay serves its recording's symbols only")
+            if self.source is None or not self.feeds:
+                raise MarketError(503, "not started yet")
             venue = market.venue
             if venue not in self.feeds:  # the first market of this venue: open the venue
                 endpoints = await open_venue(self.config, self.clock, venue, [], self._stack)
@@ -277,6 +317,8 @@ class Runtime:
             symbol = market.key
             if symbol not in self.engines:
                 raise MarketError(404, f"{market} is not running")
+            if self.venue_replay is not None:
+                raise MarketError(409, "a venue-clock replay plays its markets to the end")
             feed = self.feeds[market.venue]
             if isinstance(feed, CoinbaseFeed):
                 feed.remove_product(market.symbol)
@@ -316,11 +358,31 @@ class Runtime:
             await asyncio.to_thread(endpoints.exchange.remove_symbol, symbol)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._side_tasks]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._side_tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.recorder is not None:
+            self.recorder.close()  # after the feeds: nothing is written to a closed file
         await self._stack.aclose()
+
+    def _record_snapshot(self, venue: str, symbol: str) -> None:
+        """A recorded market's file rotated: fetch a REST snapshot for the new file (the feed
+        records it as it records every snapshot), so each hour replays on its own."""
+        feed = self.feeds.get(venue)
+        if isinstance(feed, CoinbaseFeed) or feed is None:
+            return
+
+        async def fetch() -> None:
+            try:
+                await feed.fetch_snapshot(symbol.upper())
+            except Exception as exc:  # the recording goes on; the next rotation tries again
+                log.warning("recorder: no snapshot for the new %s %s file: %s", venue, symbol,
+                            exc)
+
+        task = asyncio.get_running_loop().create_task(fetch(), name=f"record-snapshot-{symbol}")
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
@@ -372,7 +434,7 @@ class Runtime:
 
     def snapshot_text(self, symbol: str) -> str:
         """The ``snapshot`` message of docs/frames.md for ``symbol``, encoded."""
-        ticks = self.frame_clock.ticks
+        ticks = self.seconds_published
         cached = self._snapshot_cache.get(symbol)
         if cached is None or cached[0] != ticks:
             cached = (ticks, orjson.dumps(self.states[symbol].snapshot_message()).decode())
@@ -387,19 +449,38 @@ class Runtime:
                      "resyncs": h["resyncs"]}
             for symbol, h in self.integrity().items()
         }
+        frames = []
         for symbol, state in self.states.items():
             try:
-                frame = state.cut_frame(ts, now_ns, integrity)
-                # Encoded once per symbol, however many clients watch it.
-                encoded = orjson.dumps(frame).decode()
+                frames.append((symbol, state.cut_frame(ts, now_ns, integrity)))
             except Exception:  # one symbol's bug must not stop every symbol's frames
                 log.exception("%s: could not build the frame for %s", symbol, ts)
+        self._publish(ts, now_ns, frames, int(ts * 1e9))
+
+    def _publish(self, ts: float, now_ns: int, frames: list[tuple[str, dict[str, Any]]],
+                 published_ns: int) -> None:
+        """One second's frames to their viewers, then the per-second hooks. ``published_ns``
+        (wall clock) starts each frame's send latency: the cut boundary live, the moment a
+        replayed second goes out on the venue clock."""
+        self.seconds_published += 1
+        for symbol, frame in frames:
+            try:
+                # Encoded once per symbol, however many clients watch it.
+                encoded = orjson.dumps(frame).decode()
+            except Exception:
+                log.exception("%s: could not encode the frame for %s", symbol, ts)
                 continue
-            self.hub.publish(symbol, encoded, int(ts * 1e9))
-            if self.frame_clock.ticks % STATUS_LOG_EVERY_S == 0:
+            self.hub.publish(symbol, encoded, published_ns)
+            if self.seconds_published % STATUS_LOG_EVERY_S == 0:
                 self._log_status(symbol, frame)
         for hook in self.on_tick:
             hook(ts, now_ns)
+
+    def _publish_replayed(self, ts: float, frames: list[tuple[str, dict[str, Any]]]) -> None:
+        """A venue-clock replay's second (``api/venue_replay.py``)."""
+        self._watch_rates()
+        now_ns = self.clock.time_ns()
+        self._publish(ts, now_ns, frames, now_ns)
 
     def _log_status(self, symbol: str, frame: dict[str, Any]) -> None:
         engine = self.engines[symbol]

@@ -15,6 +15,7 @@ from data_ingestion.binance.parser import ParseError
 from data_ingestion.binance.rest import RestError
 from data_ingestion.connection import SupervisedSocket
 from data_ingestion.engine import SnapshotUnavailable, SymbolEngine
+from data_ingestion.recorder import WireRecorder
 from marketdata.events import DepthDiff, DepthSnapshot, MarketStats, MarkPrice, Ticker24h, Trade
 from orderbook.instrument import Instrument
 
@@ -42,9 +43,13 @@ class _Rest(Protocol):
 class SymbolFeed:
     """Base of the Binance feeds; see the module docstring."""
 
+    venue: str  # the subclass's venue name (marketdata.markets), naming recorded files
+
     def __init__(self, rest: _Rest, parser: _Parser, snapshot_limit: int) -> None:
         self.rest = rest
         self.parser = parser
+        # --record: every frame and snapshot body as received, before parsing (None: off).
+        self.recorder: WireRecorder | None = None
         self.engines: dict[str, SymbolEngine] = {}
         self.malformed_frames = 0
         # The runtime's: called with each parsed MarkPrice / Ticker24h of a followed symbol
@@ -62,6 +67,8 @@ class SymbolFeed:
         """The engines' ``SnapshotFetch``: REST depth, parsed at the edge."""
         try:
             body, received_ns = await self.rest.depth(symbol, self._snapshot_limit)
+            if self.recorder is not None:
+                self.recorder.snapshot(self.venue, symbol, body, received_ns)
             return self.parser.parse_snapshot(symbol, body, received_ns)
         except (RestError, ParseError) as exc:
             raise SnapshotUnavailable(str(exc), getattr(exc, "retry_after", None)) from None
@@ -99,6 +106,8 @@ class SymbolFeed:
 
     def _on_frame(self, frame: bytes, received_ns: int) -> None:
         """Parse a frame and hand the event to its symbol's engine."""
+        if self.recorder is not None:
+            self.recorder.frame(self.venue, frame, received_ns)
         try:
             event = self.parser.parse_stream(frame, received_ns)
         except ParseError as exc:

@@ -42,6 +42,7 @@ from local_exchange.recording import group_recordings, recording_spec, recording
 from marketdata.events import DepthDiff, Trade
 from marketdata.markets import BINANCE_SPOT, MarketId
 from orderbook.book import L2Book
+from orderbook.instrument import Instrument
 from orderbook.sync import FUTURES_RULES, SPOT_RULES, BookSync, SyncState
 from state.symbol_state import SymbolState
 
@@ -59,6 +60,7 @@ class RecordingError(Exception):
 class _Market:
     key: str
     symbol: str
+    venue: str
     parser: FuturesParser | SpotParser
     sync: BookSync
     state: SymbolState
@@ -79,7 +81,9 @@ class Progress:
 class VenueClockReplay:
     """``frames()`` yields ``(market, frame)`` per market per venue second, in market order."""
 
-    def __init__(self, paths: Iterable[Path | str], config: Config = Config()) -> None:
+    def __init__(self, paths: Iterable[Path | str], config: Config = Config(),
+                 only: Iterable[str] | None = None) -> None:
+        """``only``: the market keys to replay (default: every market in the files)."""
         files = [Path(p) for p in paths]
         if not files:
             raise ValueError("no recording files given")
@@ -94,12 +98,15 @@ class VenueClockReplay:
             recordings = group_recordings(files)
         except (OSError, EOFError, zlib.error) as exc:
             raise RecordingError(f"cannot read the recordings: {exc}", None) from exc
+        wanted = None if only is None else set(only)
         self._markets: list[_Market] = []
         self._sources: list[tuple[_Market, tuple[Path, ...]]] = []
         for recording in recordings:
             venue = recording_venue(recording)
             instrument = recording_spec(recording, venue).instrument
             key = MarketId(venue, recording.symbol).key
+            if wanted is not None and key not in wanted:
+                continue
             book = L2Book()
             state = SymbolState.from_config(instrument, book, config)
             state.market = key
@@ -108,13 +115,20 @@ class VenueClockReplay:
             rules = SPOT_RULES if venue == BINANCE_SPOT else FUTURES_RULES
             # No snapshot can be fetched: the recording's own snapshot line answers the request.
             sync = BookSync(recording.symbol, book, _no_fetch, state, rules=rules)
-            market = _Market(key, recording.symbol, parser, sync, state)
+            market = _Market(key, recording.symbol, venue, parser, sync, state)
             self._markets.append(market)
             self._sources.append((market, recording.files))
+        if not self._markets:
+            raise ValueError(f"none of {sorted(wanted or [])} is in the recordings")
         self._markets.sort(key=lambda m: m.key)
-        self.progress = Progress(sum(p.stat().st_size for p in files))
+        self._by_key = {m.key: m for m in self._markets}
+        self.progress = Progress(sum(p.stat().st_size for _, paths in self._sources
+                                     for p in paths))
         self._next_cut: int | None = None  # the venue second to cut next
         self._now_ns = 0  # the receive clock: the last message's recorded receive time
+        # Called with (market, diff) after each diff reaches the sync machine (the app's
+        # engine facades count rates and latencies with it).
+        self.on_diff: Callable[[str, DepthDiff], None] | None = None
 
     @property
     def markets(self) -> list[str]:
@@ -125,6 +139,26 @@ class VenueClockReplay:
 
     def books(self) -> dict[str, BookSync]:
         return {m.key: m.sync for m in self._markets}
+
+    def venues(self) -> dict[str, str]:
+        return {m.key: m.venue for m in self._markets}
+
+    def instruments(self) -> dict[str, Instrument]:
+        return {m.key: m.state.instrument for m in self._markets}
+
+    def health(self, market: str) -> dict[str, Any]:
+        """``{"status", "last_update_id", "last_event_age_ms", "gaps", "resyncs"}`` of
+        ``market`` now, on the recording's receive clock (see the module docstring)."""
+        return self._health(self._by_key[market])
+
+    def seconds(self) -> Iterator[tuple[float, list[tuple[str, dict[str, Any]]]]]:
+        """``frames()`` grouped by venue second: ``(ts, [(market, frame), ...])``."""
+        batch: list[tuple[str, dict[str, Any]]] = []
+        for market, frame in self.frames():
+            batch.append((market, frame))
+            if len(batch) == len(self._markets):
+                yield frame["ts"], batch
+                batch = []
 
     def frames(self) -> Iterator[tuple[str, dict[str, Any]]]:
         sources = [self._lines(market, paths) for market, paths in self._sources]
@@ -149,6 +183,8 @@ class VenueClockReplay:
             if kind is DepthDiff:
                 market.sync.on_diff(event)  # type: ignore[arg-type]
                 market.last_book_ns = receive_ns
+                if self.on_diff is not None:
+                    self.on_diff(market.key, event)  # type: ignore[arg-type]
             else:
                 market.state.on_trade(event)  # type: ignore[arg-type]
         if self._next_cut is not None:  # the last, partly filled second
@@ -212,6 +248,3 @@ class VenueClockReplay:
 
 def _no_fetch() -> None:
     """Snapshot requests are answered by the recording's snapshot line, when it comes."""
-
-
-ProgressHook = Callable[[Progress], None]

@@ -51,12 +51,14 @@ def test_binance_source_against_any_compatible_server() -> None:
 
 
 @pytest.mark.slow
-def test_replay_source_plays_a_recording_through_the_client(usdm_dir: Path) -> None:
+@pytest.mark.parametrize("clock", ["venue", "wall"])  # in process / the exchange's sockets
+def test_replay_source_plays_a_recording_through_the_client(usdm_dir: Path, clock: str) -> None:
     paths = [usdm_dir / "hftbacktest_usdm_btcusdt_20240718.gz",
              usdm_dir / "hftbacktest_usdm_btcusdt_20240719.gz"]
     last_u, bids, asks = final_book(paths, "BTCUSDT", FuturesParser(futures_instruments()),
                                     futures_instruments()["BTCUSDT"])
-    with depthlens("--source", "replay", "--replay", *map(str, paths), "--speed", "60") as http:
+    with depthlens("--source", "replay", "--replay", *map(str, paths), "--speed", "60",
+                   "--clock", clock) as http:
         health = wait_health(http, all_live)
         assert list(health["symbols"]) == ["BTCUSDT"]  # the recording decides the symbols
         wait_health(http, lambda h: h["symbols"]["BTCUSDT"]["last_update_id"] == last_u, 60)

@@ -156,14 +156,17 @@ def test_coinbase_live_path_against_a_separate_coinbase_server_through_every_fau
 
 
 @pytest.mark.slow
-def test_replay_source_serves_a_real_spot_recording() -> None:
-    """``--replay`` tells a Spot recording by its content and serves it in Spot's dialect."""
+@pytest.mark.parametrize("clock", ["venue", "wall"])  # in process / the exchange's sockets
+def test_replay_source_serves_a_real_spot_recording(clock: str) -> None:
+    """``--replay`` tells a Spot recording by its content and replays it with Spot's rules
+    (on the wall clock, served by the embedded exchange in Spot's dialect)."""
     paths = [DATA / f"binance_spot/hftbacktest_spot_ethusdt_2024080{day}.gz" for day in (8, 9)]
     instruments = spot_instruments()
     last_u, bids, asks = final_book(paths, "ETHUSDT", SpotParser(instruments),
                                     instruments["ETHUSDT"], SPOT_RULES)
     key = "binance-spot:ETHUSDT"
-    with depthlens("--source", "replay", "--replay", *map(str, paths), "--speed", "50") as http:
+    with depthlens("--source", "replay", "--replay", *map(str, paths), "--speed", "50",
+                   "--clock", clock) as http:
         health = wait_health(http, all_live)
         assert list(health["symbols"]) == [key]
         assert http.get("/symbols").json()["symbols"][0]["tick_size"] == 0.01  # Spot's, not 0.1

@@ -24,6 +24,7 @@ from data_ingestion.connection import SupervisedSocket
 from data_ingestion.engine import SymbolEngine
 from data_ingestion.stream_set import StreamSet
 from data_ingestion.symbol_feed import SymbolFeed
+from marketdata.markets import BINANCE_USDM
 from orderbook.instrument import Instrument
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ async def load_with_retries(rest: BinanceRest,
 
 class BinanceFuturesFeed(SymbolFeed):
     """Routes stream frames to engines and serves the engines' snapshot requests."""
+
+    venue = BINANCE_USDM
 
     def __init__(self, rest: BinanceRest, ws_url: str, instruments: Mapping[str, Instrument],
                  clock: Clock, silence_timeout_s: float | None = 10.0,

@@ -22,6 +22,7 @@ from data_ingestion.connection import SupervisedSocket
 from data_ingestion.engine import SnapshotFetch, SymbolEngine
 from data_ingestion.stream_set import StreamSet
 from data_ingestion.symbol_feed import SymbolFeed
+from marketdata.markets import BINANCE_SPOT
 from orderbook.instrument import Instrument
 from orderbook.sync import SPOT_RULES
 
@@ -62,6 +63,8 @@ async def load_instruments(rest: BinanceSpotRest, symbols: list[str], attempts: 
 class BinanceSpotFeed(SymbolFeed):
     """Routes spot stream frames to engines and serves the engines' snapshot requests; symbols
     can be added and removed while it runs."""
+
+    venue = BINANCE_SPOT
 
     def __init__(self, rest: BinanceSpotRest, instruments: Mapping[str, Instrument],
                  clock: Clock, ws_url: str = SPOT_WS_URL,
