@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 from collections.abc import Callable
 
 import orjson
@@ -29,12 +30,13 @@ def symbol_of(stream: str) -> str:
 
 
 class _Connection:
-    __slots__ = ("socket", "streams", "task")
+    __slots__ = ("sent", "socket", "streams", "task")
 
     def __init__(self, streams: list[str]) -> None:
         self.streams = streams
         self.socket: SupervisedSocket | None = None
         self.task: asyncio.Task[None] | None = None
+        self.sent: deque[float] = deque()  # monotonic times of the last control messages
 
 
 class StreamSet:
@@ -42,8 +44,12 @@ class StreamSet:
 
     def __init__(self, label: str, url_of: Callable[[list[str]], str], max_streams: int,
                  on_frame: FrameHandler, on_state: SymbolsState | None, clock: Clock,
-                 silence_timeout_s: float | None, backoff_s: tuple[float, float]) -> None:
+                 silence_timeout_s: float | None, backoff_s: tuple[float, float],
+                 max_messages_per_s: int = 5) -> None:
         self.label = label
+        # Binance drops a connection that sends more than 10 (USDT-M) or 5 (Spot) messages a
+        # second, pings and pongs included: control messages keep well under it.
+        self._max_rate = max_messages_per_s
         self._url_of = url_of
         self._max = max_streams
         self._on_frame = on_frame
@@ -90,6 +96,7 @@ class StreamSet:
         if new:
             self._open(connection)
         else:
+            await self._throttle(connection)
             await connection.socket.send(self._request("SUBSCRIBE", group))
         return connection.socket
 
@@ -102,6 +109,7 @@ class StreamSet:
             connection.streams = [s for s in connection.streams if s not in mine]
             if connection.streams:
                 assert connection.socket is not None
+                await self._throttle(connection)
                 await connection.socket.send(self._request("UNSUBSCRIBE", mine))
                 continue
             self._connections.remove(connection)
@@ -139,6 +147,19 @@ class StreamSet:
         assert self._tasks is not None and connection.socket is not None
         connection.task = self._tasks.create_task(connection.socket.run(),
                                                   name=connection.socket.name)
+
+    async def _throttle(self, connection: _Connection) -> None:
+        """Wait until one more message keeps this connection within its rate (a sliding
+        second; the wait is bounded by one second)."""
+        sent = connection.sent
+        while True:
+            now = self._clock.monotonic()
+            while sent and sent[0] <= now - 1.0:
+                sent.popleft()
+            if len(sent) < self._max_rate:
+                sent.append(now)
+                return
+            await asyncio.sleep(sent[0] + 1.0 - now)
 
     def _request(self, method: str, streams: list[str]) -> str:
         return orjson.dumps({"method": method, "params": streams,

@@ -170,7 +170,9 @@ class LocalExchange:
         if ssl_context is not None:
             settings = replace(settings, ssl=ssl_context)
         self._tls = settings.ssl is not None
-        self.server = StreamServer(self.rest, replace(settings, routed=not spot),
+        # Spot's own limits (exchange-protocols.md 2.2): 1024 streams, 5 messages a second.
+        limits = {"max_streams": 1024, "max_incoming_per_s": 5} if spot else {}
+        self.server = StreamServer(self.rest, replace(settings, routed=not spot, **limits),
                                    valid=stream_validator(source.listed, spot))
         self.streams = MarketStreams(self.server, self.trades, source.listed(), spot)
         self._spot = spot

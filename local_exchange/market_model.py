@@ -185,6 +185,7 @@ class SimulatedSymbol:
         self._dislocation: tuple[int, int] | None = None
         # Venue time minus path time; None until the first step when no start time was given.
         self._path_lag_ns: int | None = None if start_ns is None else 0
+        self._flow_end_ns = 0  # where the last tick's flow window ended
         start_ns = start_ns or 0
         self.fair = self.fair_model.price(start_ns)
         self.reference = int(self.fair)
@@ -273,13 +274,17 @@ class SimulatedSymbol:
         self.fair_model.advance(dt_s)
         self.fair = (self.fair_model.price(now_ns - (self._path_lag_ns or 0))
                      + self.dislocation_offset())
-        start_ns = now_ns - int(dt_s * 1e9)
+        # A late tick followed by a catch-up tick would overlap their windows: a window starts
+        # where the previous one ended, so event times (trade T) never go backwards.
+        start_ns = max(now_ns - int(dt_s * 1e9), self._flow_end_ns)
+        span_s = max(0.0, (now_ns - start_ns) / 1e9)
+        self._flow_end_ns = max(now_ns, self._flow_end_ns)
         self.makers.requote(start_ns)  # makers see the new fair price before the takers do
         cancel_rate = len(engine.orders) / p.order_lifetime_s
         limit_rate = 2 * p.limit_rate
         total = limit_rate + cancel_rate + p.market_rate
         t = rng.expovariate(total)
-        while t < dt_s:
+        while t < span_s:
             ts = start_ns + int(t * 1e9)
             u = rng.random() * total
             if u < limit_rate:

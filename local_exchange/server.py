@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+from collections import deque
 import logging
 import ssl
 from collections.abc import Callable, Iterable
@@ -66,6 +67,11 @@ class ServerSettings:
     # TLS on the same port for REST and WebSocket (``https://`` / ``wss://``), for clients that
     # refuse plain ``ws://`` (cryptofeed); None serves plain HTTP/WS.
     ssl: ssl.SSLContext | None = None
+    # Binance's per-connection limits (exchange-protocols.md 1.2 and 2.2): streams on one
+    # connection (USDT-M: 200, the lower of the two documented values; Spot 1024) and incoming
+    # messages per second (USDT-M 10, Spot 5), beyond which the connection is dropped. None: off.
+    max_streams: int | None = 200
+    max_incoming_per_s: int | None = 10
 
 
 class Subscriber:
@@ -78,6 +84,7 @@ class Subscriber:
         self.streams: dict[str, str] = {}  # canonical name -> name as the client spelled it
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
         self.silent_until = 0.0
+        self.arrivals: deque[float] = deque()  # loop times of the last incoming messages
 
     def enqueue(self, frame: bytes) -> bool:
         try:
@@ -99,6 +106,7 @@ class StreamServer:
         self._index: dict[str, set[Subscriber]] = {}  # deliverable subscriptions only
         self._server: Server | None = None
         self.slow_client_aborts = 0
+        self.rate_limit_drops = 0  # connections dropped for sending too many messages
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -210,6 +218,11 @@ class StreamServer:
             # Raw mode: Binance takes any path after /ws/ (ccxt connects to /ws/0, /ws/1 and
             # SUBSCRIBEs there); what is not a stream is not subscribed, nor listed.
             streams = tuple(n for n in streams if self.valid(n))
+        limit = self.settings.max_streams
+        if limit is not None and len(set(map(canonical, streams))) > limit:
+            # Binance documents the limit, not the reply: closed as a bad URL is.
+            await ws.close(1008, f"too many streams: {len(streams)} > {limit}")
+            return
         sub = Subscriber(ws, target, self.settings.send_queue_size)
         self.subscribers.add(sub)
         self._subscribe(sub, streams)
@@ -217,6 +230,11 @@ class StreamServer:
         try:
             async with asyncio.timeout(self.settings.max_lifetime_s):
                 async for message in ws:
+                    if self._over_rate(sub):
+                        # "Going over the limit gets the connection dropped" (1.2).
+                        self.rate_limit_drops += 1
+                        await ws.close(1008, "too many messages")
+                        break
                     self._control(sub, message)
         except TimeoutError:
             await ws.close(1000, "max connection lifetime")
@@ -247,8 +265,27 @@ class StreamServer:
             return
         self._reply(sub, {"result": result, "id": request.id})
 
+    def _over_rate(self, sub: Subscriber) -> bool:
+        """More than ``max_incoming_per_s`` messages within the last second (data frames;
+        pings and pongs are answered by the protocol layer and not counted here)."""
+        limit = self.settings.max_incoming_per_s
+        if limit is None:
+            return False
+        now = asyncio.get_running_loop().time()
+        arrivals = sub.arrivals
+        arrivals.append(now)
+        while arrivals and arrivals[0] <= now - 1.0:
+            arrivals.popleft()
+        return len(arrivals) > limit
+
     def _apply(self, sub: Subscriber, request: ControlRequest) -> Any:
         method, params = request.method, request.params
+        limit = self.settings.max_streams
+        if method == "SUBSCRIBE" and limit is not None:
+            total = len(set(sub.streams) | {canonical(n) for n in params})
+            if total > limit:
+                raise ControlError(2, f"Invalid request: too many streams: {total} > {limit} "
+                                      "on one connection", request.id)
         if method == "SUBSCRIBE":
             self._subscribe(sub, params)
         elif method == "UNSUBSCRIBE":

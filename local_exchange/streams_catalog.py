@@ -8,8 +8,8 @@ accepts a name it would then leave silent.
 
 Routes (exchange-protocols.md 1.1): book data (``@depth*``, ``@bookTicker``, ``!bookTicker``)
 under ``/public``, everything else under ``/market``. ``@trade`` is in neither list of the
-routed layout, and real clients disagree (ccxt's ``watch_trades`` subscribes it on its
-``/public`` socket, cryptofeed on ``/market``), so it is served on both. Spot has no routes.
+routed layout, and ccxt's ``watch_trades`` subscribes it on its ``/public`` socket, so it is
+served on both (cryptofeed 2.4's TRADES is ``@aggTrade``, on ``/market``). Spot has no routes.
 
 Served but not Binance's: none. Binance's but not served here (refused as unknown):
 ``@rpiDepth@500ms``, ``@forceOrder``, ``!forceOrder@arr``, ``!contractInfo``,

@@ -73,7 +73,8 @@ class BinanceSpotFeed(SymbolFeed):
         super().__init__(rest, SpotParser(instruments), snapshot_limit)
         self.streams = StreamSet("spot", lambda s: stream_url(ws_url, s),
                                  MAX_STREAMS_PER_CONNECTION, self._on_frame, self._on_depth_state,
-                                 clock, silence_timeout_s, reconnect_backoff_s)
+                                 clock, silence_timeout_s, reconnect_backoff_s,
+                                 max_messages_per_s=3)  # Spot drops beyond 5/s (2.2)
 
     @property
     def sockets(self) -> list[SupervisedSocket]:
