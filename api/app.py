@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import psutil
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
@@ -27,6 +27,7 @@ from api.simulate import (
     simulate_across_venues,
     simulate_order,
 )
+from api.window_export import MEDIA, file_name, window_file
 from config import Config
 from data_ingestion.clock import Clock
 from features.liquidity import EVENT_TYPES
@@ -64,6 +65,15 @@ def create_app(config: Config, clock: Clock | None = None, with_dashboard: bool 
             raise HTTPException(404, f"unknown symbol {symbol[:60]!r}; configured: "
                                      f"{', '.join(runtime.symbols)}")
         return name
+
+    @app.get("/window/{symbol}", summary="The rolling window (history_seconds) as CSV or "
+             "Parquet, one row per second")
+    def window(symbol: str, format: Annotated[  # noqa: A002 - the query parameter's name
+            Literal["csv", "parquet"], Query(description="csv (no heatmap cells) or parquet")
+    ] = "csv") -> Response:
+        state = runtime.states[known_symbol(symbol)]
+        return Response(window_file(state, format), media_type=MEDIA[format], headers={
+            "Content-Disposition": f'attachment; filename="{file_name(state, format)}"'})
 
     @app.get("/health", summary="Per-symbol sync state; 'degraded' unless every book is live")
     def health() -> dict[str, object]:

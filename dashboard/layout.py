@@ -170,11 +170,25 @@ def _integrity() -> html.Section:
     ], id="dl-integrity", className="dl-integrity")
 
 
+def _downloads() -> html.Span:
+    """Links to the shown market's rolling window as a file (``GET /window/{market}``); the
+    browser script points them at the market on screen."""
+    return html.Span([
+        html.Span("Window", className="dl-downloads-label"),
+        *[html.A(text, id=f"dl-download-{fmt}", className="dl-download", href=f"/window/?format={fmt}",
+                 download="", title=f"Download the rolling window of the shown market as {text} "
+                 "(one row per second" + (", heatmap cells included)" if fmt == "parquet"
+                                          else ", no heatmap cells)"))
+          for fmt, text in (("csv", "CSV"), ("parquet", "Parquet"))],
+    ], className="dl-downloads")
+
+
 def _panel(graph_id: str, title: str, hint: str, figure: dict[str, Any],
-           extra_class: str) -> html.Div:
+           extra_class: str, extra: list[Any] | None = None) -> html.Div:
     return html.Div([
         html.Div([html.Span(title, className="dl-panel-title"),
-                  html.Span(hint, className="dl-panel-hint", id=f"{graph_id}-hint")],
+                  html.Span(hint, className="dl-panel-hint", id=f"{graph_id}-hint"),
+                  *(extra or [])],
                  className="dl-panel-head"),
         dcc.Graph(id=graph_id, figure=figure, config=cast(Any, figures.graph_config()),
                   className="dl-graph"),
@@ -195,7 +209,7 @@ def build_layout(symbols: Sequence[str]) -> html.Div:
             html.Div("", id="dl-banner", className="dl-banner", **data_attrs(data_state="hidden")),
             _panel("dl-heatmap", "Liquidity heatmap",
                    "resting size by price over time · best bid/ask · trades sized by volume",
-                   figures.heatmap_figure(), "dl-panel-heatmap"),
+                   figures.heatmap_figure(), "dl-panel-heatmap", [_downloads()]),
             _panel("dl-depth", "Depth", "cumulative quantity from the mid · circles: top-N levels",
                    figures.depth_figure(), "dl-panel-depth"),
             _panel("dl-surface", "Liquidity surface",

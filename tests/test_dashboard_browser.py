@@ -294,3 +294,33 @@ def test_screenshot_artifact(page: Any) -> None:
     # A blank dark panel compresses to a few kB; a drawn heatmap cannot.
     assert len(heatmap_png) > 30_000
     assert path.stat().st_size > 60_000
+
+
+def test_window_downloads_follow_the_shown_market(page: Any) -> None:
+    """The heatmap panel's CSV and Parquet links download the rolling window of the market on
+    screen, as one row per second."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from config import Config
+
+    symbols = configured_symbols(page)
+    wait_for_charts(page)
+    second = symbols[1]
+    page.click(f"#dl-symbol button[data-value='{second}']")
+    wait_js(page, "(s) => depthlens.lastFrame && depthlens.lastFrame.symbol === s", FIRST_DATA_S,
+            second)
+    with page.expect_download() as csv_download:
+        page.click("#dl-download-csv")
+    text = open(csv_download.value.path(), encoding="utf-8").read().splitlines()
+    assert text[0].startswith('"market","time","ts","mid_price"')
+    rows = [line for line in text[1:] if line]
+    assert len(rows) >= 2 and all(row.startswith(f'"{second}",') for row in rows)
+    assert csv_download.value.suggested_filename.endswith(".csv")
+    with page.expect_download() as pq_download:
+        page.click("#dl-download-parquet")
+    table = pq.read_table(io.BytesIO(open(pq_download.value.path(), "rb").read()))
+    assert set(table.column("market").to_pylist()) == {second}
+    cells = [c for c in table.column("heatmap").to_pylist() if c is not None]
+    assert cells and {len(c) for c in cells} == {Config().heatmap_rows}  # the server's default
