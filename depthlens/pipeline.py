@@ -47,6 +47,9 @@ from orderbook.sync import FUTURES_RULES, SPOT_RULES, BookSync, SyncState
 from state.symbol_state import SymbolState
 
 
+_BLOCK = 1 << 20  # decompressed bytes read at a time
+
+
 class RecordingError(Exception):
     """A recording cannot be read on (corrupt, truncated or not a recording); ``venue_s`` is the
     venue second up to which frames were cut (None: none yet)."""
@@ -195,20 +198,31 @@ class VenueClockReplay:
     def _lines(self, market: _Market, paths: tuple[Path, ...],
                ) -> Iterator[tuple[int, _Market, bytes]]:
         for path in paths:
+            number = 0
             try:
                 with open(path, "rb") as raw_file, gzip.open(raw_file, "rb") as handle:
-                    for number, line in enumerate(handle, 1):
-                        stamp, sep, raw = line.rstrip(b"\r\n").partition(b" ")
-                        if not sep or not stamp.isdigit():
-                            raise RecordingError(f"{path}:{number}: not '<receive ns> <json>'",
-                                                 self._cut_s())
-                        if not number & 1023:  # tell() on every line would cost 5 %
-                            self._count(path, raw_file.tell())
-                        yield int(stamp), market, raw
-                    self._count(path, raw_file.tell())
+                    rest = b""
+                    # Big blocks split into lines: a third faster than readline per line.
+                    while block := handle.read(_BLOCK):
+                        lines = (rest + block).split(b"\n")
+                        rest = lines.pop()
+                        for line in lines:
+                            number += 1
+                            yield self._line(path, number, line), market, line.partition(b" ")[2]
+                        self._count(path, raw_file.tell())
+                    if rest.strip():
+                        number += 1
+                        yield self._line(path, number, rest), market, rest.partition(b" ")[2]
             except (OSError, EOFError, zlib.error) as exc:
                 raise RecordingError(f"{path}: {exc} (corrupt or truncated)",
                                      self._cut_s()) from exc
+
+    def _line(self, path: Path, number: int, line: bytes) -> int:
+        """The receive time of a ``<receive ns> <json>`` line."""
+        stamp, sep, raw = line.partition(b" ")
+        if not sep or not stamp.isdigit() or not raw.strip():
+            raise RecordingError(f"{path}:{number}: not '<receive ns> <json>'", self._cut_s())
+        return int(stamp)
 
     def _count(self, path: Path, position: int) -> None:
         progress = self.progress
