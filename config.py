@@ -381,6 +381,9 @@ def _resolve_clock(config: Config) -> Config:
     elif clock == "venue" and needs_exchange:
         raise ConfigError("--clock venue replays without the embedded exchange: --scenarios "
                           "and Coinbase captures need --clock wall")
+    if config.record is not None and clock == "venue":
+        raise ConfigError("--record writes what arrives on the wire; a replay on the venue "
+                          "clock has no wire (add --clock wall to record a replay)")
     if math.isinf(config.speed) and clock != "venue":
         raise ConfigError("--speed max needs the venue clock (--source replay --clock venue)")
     return replace(config, clock=clock)

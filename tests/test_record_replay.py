@@ -196,7 +196,9 @@ def test_recording_flags_are_checked() -> None:
 
     for args, message in ((["--record-max-gb", "1"], "--record-max-gb needs --record"),
                           (["--clock", "venue"], "--clock venue is for replays"),
-                          (["--speed", "max"], "--speed max needs the venue clock")):
+                          (["--speed", "max"], "--speed max needs the venue clock"),
+                          (["--source", "replay", "--replay", str(ROOT / "main.py"), "--record",
+                            "x"], "a replay on the venue clock has no wire")):
         done = subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 2 and message in done.stderr, done.stderr
