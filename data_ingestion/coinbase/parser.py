@@ -24,7 +24,9 @@ from orderbook.instrument import Instrument
 # Section 3.2 / 5.15: the ask side is "offer"; map the other spellings defensively.
 _BID_SIDES = frozenset({"bid", "buy"})
 _ASK_SIDES = frozenset({"offer", "ask", "sell"})
-_TIME_CACHE_LIMIT = 50_000
+# Stamps repeat within a message (a snapshot's levels share one), rarely across messages: a
+# small memo gets every repeat; a big one only held ~10 MB of dead stamps (the soak found it).
+_TIME_CACHE_LIMIT = 256
 
 
 class ParseError(ValueError):
