@@ -44,24 +44,29 @@ OWN = {"api", "state", "features", "insights", "orderbook", "data_ingestion", "l
 CONTAINERS = (dict, list, set, collections.deque)
 
 
-def container_sizes(root: object, max_depth: int = 6, limit: int = 20_000) -> dict[str, int]:
+def container_sizes(root: object, max_depth: int = 8, limit: int = 50_000) -> dict[str, int]:
     """``path -> len`` of every container reachable from ``root`` through attributes of
     depthlens's own objects (and the items of containers holding them)."""
     sizes: dict[str, int] = {}
-    seen: set[int] = set()
-    stack: list[tuple[str, object, int]] = [("runtime", root, 0)]
-    while stack and len(sizes) < limit:
-        path, obj, depth = stack.pop()
-        if id(obj) in seen or depth > max_depth:
-            continue
-        seen.add(id(obj))
+    seen: set[int] = {id(root)}
+    # Breadth first: each object is named by its shortest path, and a long path met first
+    # cannot hide what lies below it.
+    queue: collections.deque[tuple[str, object, int]] = collections.deque([("runtime", root, 0)])
+
+    def push(path: str, value: object, depth: int) -> None:
+        if depth <= max_depth and id(value) not in seen:
+            seen.add(id(value))
+            queue.append((path, value, depth))
+
+    while queue and len(sizes) < limit:
+        path, obj, depth = queue.popleft()
         if isinstance(obj, CONTAINERS):
             sizes[path] = len(obj)  # type: ignore[arg-type]
             items = obj.items() if isinstance(obj, dict) else enumerate(obj)  # type: ignore[arg-type]
             for n, (key, value) in enumerate(items):
                 if n >= 8:  # a few entries stand for the rest (keys of the same kind)
                     break
-                stack.append((f"{path}[{key!s:.20}]", value, depth + 1))
+                push(f"{path}[{key!s:.20}]", value, depth + 1)
             continue
         module = type(obj).__module__.partition(".")[0]
         if module not in OWN:
@@ -74,7 +79,7 @@ def container_sizes(root: object, max_depth: int = 6, limit: int = 20_000) -> di
                 value = getattr(obj, name)
             except AttributeError:
                 continue
-            stack.append((f"{path}.{name}", value, depth + 1))
+            push(f"{path}.{name}", value, depth + 1)
     return sizes
 
 
@@ -123,6 +128,8 @@ async def soak(args: argparse.Namespace) -> None:
     child = subprocess.Popen([sys.executable, __file__, "--viewers-only",
                               f"ws://127.0.0.1:{port}/ws/{market}", str(args.viewers)])
     process = psutil.Process()
+    if args.tracemalloc:  # from the start, so the warm-up's snapshot holds the steady state
+        tracemalloc.start(1)
     started = time.monotonic()
     warm_s, end_s = args.warmup * 60, args.minutes * 60
     samples: list[tuple[float, float]] = []
@@ -146,7 +153,6 @@ async def soak(args: argparse.Namespace) -> None:
                 if at_warm is None:
                     at_warm = sizes
                     if args.tracemalloc:
-                        tracemalloc.start(10)
                         snap_warm = tracemalloc.take_snapshot()
             print(f"t={elapsed / 60:6.1f} min RSS {rss:7.1f} MB viewers "
                   f"{runtime.hub.client_count()} containers {sum(sizes.values())}", flush=True)
