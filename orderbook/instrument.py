@@ -8,15 +8,23 @@ Floats appear only in derived features (``Instrument.price`` / ``Instrument.qty`
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 _NUMBER = re.compile(r"(\d+)(?:\.(\d*))?")
 # Venue strings repeat heavily (the same prices and lot sizes over and over), so a bounded memo
 # turns most conversions into one dict lookup. Two generations: when the current one is full it
 # becomes the old one (the one before is dropped), and a hit in the old one moves the string back,
-# so what is still in use survives a turnover. At most 2 x _CACHE_LIMIT strings a codec (about
-# 4 MB); a one-generation memo of 200,000 was what grew for hours in the soak (28 MB a codec).
+# so what is still in use survives a turnover. A generation also turns over after
+# _GENERATION_S seconds: a feed that keeps printing new sizes (the simulator's random ones, a
+# thin market's) would otherwise take hours to fill 2 x _CACHE_LIMIT, and memory would creep up
+# all that time (the soak's slope); with time-based turnover the memo reaches its steady size in
+# minutes. On the real BTCUSDT recording 60 s generations keep the hit rate at 95 % (prices) and
+# 96 % (sizes), against 96 % and 97 % for count-only turnover. At most 2 x _CACHE_LIMIT strings a
+# codec (about 4 MB); a one-generation memo of 200,000 grew for hours in the soak (28 MB a codec).
+# The memo never changes a result, so its (wall) clock does not touch determinism.
 _CACHE_LIMIT = 16_384
+_GENERATION_S = 60.0
 
 
 class PrecisionError(ValueError):
@@ -26,7 +34,7 @@ class PrecisionError(ValueError):
 class FixedPointCodec:
     """Parses unsigned decimal strings into integer units of ``10**-decimals`` and back."""
 
-    __slots__ = ("decimals", "scale", "_cache", "_old")
+    __slots__ = ("decimals", "scale", "_cache", "_old", "_born")
 
     def __init__(self, decimals: int) -> None:
         if not 0 <= decimals <= 18:
@@ -35,6 +43,7 @@ class FixedPointCodec:
         self.scale = 10**decimals
         self._cache: dict[str, int] = {}
         self._old: dict[str, int] = {}
+        self._born = time.monotonic()
 
     def parse(self, text: str) -> int:
         value = self._cache.get(text)
@@ -42,8 +51,10 @@ class FixedPointCodec:
             value = self._old.get(text)
             if value is None:
                 value = self._parse_uncached(text)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._old, self._cache = self._cache, {}
+            # Only a miss reads the clock: a feed whose strings all repeat never turns over.
+            now = time.monotonic()
+            if len(self._cache) >= _CACHE_LIMIT or now - self._born > _GENERATION_S:
+                self._old, self._cache, self._born = self._cache, {}, now
             self._cache[text] = value
         return value
 
