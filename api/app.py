@@ -29,7 +29,7 @@ from api.simulate import (
 )
 from api.window_export import MEDIA, file_name, window_file
 from config import Config
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from features.liquidity import EVENT_TYPES
 from marketdata.markets import MarketId, MarketIdError
 from state.symbol_state import SymbolState

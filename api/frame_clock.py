@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from data_ingestion.binance.rest import BinanceRest, RestError
 from data_ingestion.binance_spot.feed import BinanceSpotFeed, spot_engine
 from data_ingestion.binance_spot.feed import load_instruments as load_spot_instruments
 from data_ingestion.binance_spot.rest import BinanceSpotRest
-from data_ingestion.clock import Clock, SystemClock
+from marketdata.clock import Clock, SystemClock
 from data_ingestion.coinbase.feed import CoinbaseFeed
 from data_ingestion.coinbase.market import CoinbaseMarket
 from data_ingestion.coinbase.parser import ParseError as CoinbaseParseError

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Config, ConfigError
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from marketdata.markets import BINANCE_SPOT, BINANCE_USDM, COINBASE, MarketId
 
 

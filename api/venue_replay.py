@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from data_ingestion.engine import EngineCounters, RateMeter
 from depthlens.pipeline import RecordingError, VenueClockReplay
 from marketdata.events import DepthDiff

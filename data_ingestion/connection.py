@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.asyncio.client import ClientConnection, connect
 
 from data_ingestion.backoff import Backoff
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 
 log = logging.getLogger(__name__)
 

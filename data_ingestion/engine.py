@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from data_ingestion.backoff import Backoff
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from data_ingestion.coalesce import coalesce
 from marketdata.events import DepthDiff, DepthSnapshot, Trade
 from orderbook.book import L2Book

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import orjson
 
 from data_ingestion.backoff import Backoff
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from data_ingestion.connection import FrameHandler, SupervisedSocket
 
 # (symbols whose streams a connection carries, connected?) -> None

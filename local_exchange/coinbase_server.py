@@ -38,7 +38,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from data_ingestion.clock import Clock, SystemClock
+from marketdata.clock import Clock, SystemClock
 from local_exchange import coinbase_messages as msgs
 from local_exchange.coinbase_replay import CoinbaseReplay
 from local_exchange.coinbase_session import CHANNELS, CoinbaseSession

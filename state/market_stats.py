@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from marketdata.events import MarketStats, MarkPrice, Ticker24h
 
 

@@ -12,7 +12,7 @@ from data_ingestion.binance.rest import BinanceRest
 from data_ingestion.binance_spot.feed import BinanceSpotFeed, spot_engine
 from data_ingestion.binance_spot.feed import load_instruments as load_spot_instruments
 from data_ingestion.binance_spot.rest import BinanceSpotRest
-from data_ingestion.clock import SystemClock
+from marketdata.clock import SystemClock
 from data_ingestion.engine import SymbolEngine
 from local_exchange import LocalExchange
 from marketdata.markets import BINANCE_SPOT, BINANCE_USDM

@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from data_ingestion.backoff import Backoff
-from data_ingestion.clock import SystemClock
+from marketdata.clock import SystemClock
 from data_ingestion.coinbase.feed import CoinbaseFeed
 from data_ingestion.coinbase.recording import read_frames
 from local_exchange.coinbase_server import COINBASE_SPECS, CoinbaseServer, CoinbaseServerSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from data_ingestion.clock import SystemClock
+from marketdata.clock import SystemClock
 from data_ingestion.engine import SymbolEngine
 from marketdata.events import DepthDiff, DepthSnapshot
 from orderbook.book import L2Book

@@ -22,7 +22,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from data_ingestion.backoff import Backoff
 from data_ingestion.binance.feed import BinanceFuturesFeed, load_instruments
-from data_ingestion.clock import SystemClock
+from marketdata.clock import SystemClock
 from data_ingestion.coinbase.feed import CoinbaseFeed
 from data_ingestion.coinbase.recording import read_frames
 from data_ingestion.engine import SymbolEngine

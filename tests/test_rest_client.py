@@ -19,7 +19,7 @@ from data_ingestion.binance.rest import (
     ServerError,
     WeightBudget,
 )
-from data_ingestion.clock import SystemClock
+from marketdata.clock import SystemClock
 
 
 class ScriptedVenue(ThreadingHTTPServer):

@@ -32,7 +32,7 @@ from data_ingestion.binance_spot.feed import (
     symbol_streams,
 )
 from data_ingestion.binance_spot.rest import BinanceSpotRest, depth_weight
-from data_ingestion.clock import SystemClock
+from marketdata.clock import SystemClock
 from data_ingestion.engine import SymbolEngine
 from marketdata.events import DepthDiff
 from orderbook.instrument import Instrument

@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from data_ingestion.binance.feed import stream_url
-from data_ingestion.clock import SystemClock
+from marketdata.clock import SystemClock
 from data_ingestion.stream_set import StreamSet
 from local_exchange import LocalExchange
 from local_exchange.instruments import KNOWN_SPECS

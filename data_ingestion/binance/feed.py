@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from data_ingestion.backoff import retry_bounded
 from data_ingestion.binance.parser import FuturesParser, instruments_from_exchange_info
 from data_ingestion.binance.rest import BinanceRest, RestError
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from data_ingestion.connection import SupervisedSocket
 from data_ingestion.engine import SymbolEngine
 from data_ingestion.stream_set import StreamSet

@@ -16,7 +16,7 @@ import httpx
 import msgspec
 
 from data_ingestion.binance import schemas
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 from data_ingestion.binance.feed import load_with_retries
 from data_ingestion.binance_spot.parser import SpotParser, instruments_from_exchange_info
 from data_ingestion.binance_spot.rest import MAX_DEPTH_LIMIT, BinanceSpotRest
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from data_ingestion.connection import SupervisedSocket
 from data_ingestion.engine import SnapshotFetch, SymbolEngine
 from data_ingestion.stream_set import StreamSet

@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 from data_ingestion.binance.rest import BinanceRest, WeightBudget
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 
 SPOT_REST_URL = "https://api.binance.com"
 SPOT_WEIGHT_PER_MINUTE = 6000

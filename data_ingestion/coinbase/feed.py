@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 import orjson
 
 from data_ingestion.backoff import Backoff
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from data_ingestion.coinbase.book_sync import CoinbaseBookSync
 from data_ingestion.coinbase.parser import CoinbaseParser, ParseError, VenueErrorReply
 from data_ingestion.connection import SupervisedSocket

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from data_ingestion.clock import Clock
+from marketdata.clock import Clock
 from data_ingestion.coinbase.feed import CoinbaseFeed
 from data_ingestion.engine import EngineCounters, RateMeter
 from marketdata.events import DepthDiff, DepthSnapshot, Trade
