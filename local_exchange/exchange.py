@@ -59,7 +59,7 @@ from local_exchange.spot_dialect import (
     spot_book_ticker,
     spot_depth,
 )
-from local_exchange.streams import DEPTH_SPEEDS
+from local_exchange.streams import DEPTH_ALIASES, DEPTH_SPEEDS
 from local_exchange.streams_catalog import stream_validator
 from local_exchange.streams_market import MarketStreams
 from local_exchange.streams_replay import REPLAY_DEPTH_NAMES, REPLAY_KIND, RecordedStreams
@@ -433,7 +433,8 @@ class LocalExchange:
 
     # ---------------------------------------------------------------- internals
     def _depth_names(self, symbol: str) -> list[str]:
-        kinds = REPLAY_DEPTH_NAMES if self._replay else tuple(DEPTH_SPEEDS) + ("depth@0ms",)
+        kinds = REPLAY_DEPTH_NAMES if self._replay else tuple(
+            name for kind, aliases in DEPTH_ALIASES.items() for name in (kind, *aliases))
         return [f"{symbol.lower()}@{kind}" for kind in kinds]
 
     async def _run_sim(self) -> None:
@@ -481,7 +482,8 @@ class LocalExchange:
         self._publish_stats(now_ms)
 
     def _send_depth(self, symbol: str, kind: str, event: Payload) -> None:
-        names = (f"{symbol.lower()}@{kind}",)
+        lower = symbol.lower()
+        names = (f"{lower}@{kind}", *(f"{lower}@{alias}" for alias in DEPTH_ALIASES[kind]))
         for payload in self._faults[symbol].apply(kind, event):
             self.server.publish(names, spot_depth(payload) if self._spot else payload)
         # Partial depth follows the book, not the (possibly faulted) diff stream.

@@ -17,6 +17,11 @@ from local_exchange.streams_catalog import routes_of
 Route = Literal["public", "market"]
 
 DEPTH_SPEEDS: dict[str, int] = {"depth@100ms": 100, "depth": 250, "depth@500ms": 500}
+# Other names clients use for the same simulated streams: ``@depth@250ms`` spells out ``@depth``'s
+# cadence, and ``@depth@0ms`` (every update, the name the recordings were made with) gets the
+# simulator's finest stream, one diff per 100 ms step.
+DEPTH_ALIASES: dict[str, tuple[str, ...]] = {"depth@100ms": ("depth@0ms",),
+                                             "depth": ("depth@250ms",), "depth@500ms": ()}
 
 
 class BadPath(ValueError):

@@ -2,9 +2,10 @@
 
 Every recorded ``depthUpdate`` goes out on every depth stream name (the recording has one
 cadence) through the depth faults, and feeds partial depth from the recorded book at its ``u``
-(``streams_market.replay_top``). A recorded futures ``trade`` goes to ``@trade`` and, as
-recorded, to ``@aggTrade`` subscribers; Spot's goes to ``@trade`` as is and to ``@aggTrade`` as
-the one-fill aggTrade it is (``spot_agg_trade_of``). Statistics are the exchange's business.
+(``streams_market.replay_top``). A recorded ``trade`` goes to ``@trade`` as is and to
+``@aggTrade`` as the one-fill aggTrade it is, in its venue's shape (``agg_trade_of``,
+``spot_agg_trade_of``): a client reading ``a``/``f``/``l`` (cryptofeed, ccxt) gets what Binance
+sends. Statistics are the exchange's business.
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ from local_exchange.streams_market import MarketStreams, replay_top
 # Any depth stream name a client may use receives the recorded diffs in replay.
 REPLAY_DEPTH_NAMES = ("depth", "depth@100ms", "depth@250ms", "depth@500ms", "depth@0ms")
 REPLAY_KIND = "recorded"  # the one DepthFaults kind of a replay
+
+
+def agg_trade_of(trade: dict[str, Any]) -> dict[str, Any] | None:
+    """A recorded USD-M ``trade`` as the aggTrade of that one fill (``a`` = ``f`` = ``l`` = its
+    trade id). Binance aggregates only market trades (not insurance-fund or ADL fills): one
+    with another ``X`` gets ``None`` and goes to ``@trade`` alone."""
+    if trade.get("X", "MARKET") != "MARKET":
+        return None
+    trade_id = trade["t"]
+    return {"e": "aggTrade", "E": trade["E"], "s": trade["s"], "a": trade_id, "p": trade["p"],
+            "q": trade["q"], "f": trade_id, "l": trade_id, "T": trade["T"], "m": trade["m"]}
 
 
 class RecordedStreams:
@@ -50,9 +62,13 @@ class RecordedStreams:
         elif event == "bookTicker":
             self.server.publish((f"{lower}@bookticker",), msg.data)
             self.streams.on_book_ticker(msg.data)
-        elif event in ("trade", "aggTrade"):
-            # Futures recordings carry `trade`; serve it to aggTrade and trade subscribers.
-            self.server.publish((f"{lower}@aggtrade", f"{lower}@trade"), msg.data)
+        elif event == "trade":  # what futures recordings carry
+            self.server.publish((f"{lower}@trade",), msg.data)
+            agg = agg_trade_of(msg.data)
+            if agg is not None:
+                self.server.publish((f"{lower}@aggtrade",), agg)
+        elif event == "aggTrade":
+            self.server.publish((f"{lower}@aggtrade",), msg.data)
         else:
             self.server.publish((msg.stream.lower(),), msg.data)
 

@@ -250,8 +250,8 @@ async def test_replay_serves_partial_depth_and_trades_from_the_recording() -> No
         url = (f"{exchange.ws_url}/public/stream?streams=btcusdt@depth@100ms/"
                "btcusdt@depth10@100ms")
         async with connect(url, max_queue=None) as ws, \
-                connect(f"{exchange.ws_url}/market/stream?streams=btcusdt@trade",
-                        max_queue=None) as tws, \
+                connect(f"{exchange.ws_url}/market/stream?streams=btcusdt@trade/"
+                        "btcusdt@aggTrade", max_queue=None) as tws, \
                 httpx.AsyncClient(base_url=exchange.rest_url) as http:
             snap = (await http.get("/fapi/v1/depth",
                                    params={"symbol": "BTCUSDT", "limit": 1000})).json()
@@ -278,12 +278,38 @@ async def test_replay_serves_partial_depth_and_trades_from_the_recording() -> No
                 == sorted(book["a"].items())[:10]
             compared += 1
     assert compared > 10
-    trades = [f["data"] for f in trade_frames]
+    trades = [f["data"] for f in trade_frames if f["stream"] == "btcusdt@trade"]
+    aggs = [f["data"] for f in trade_frames if f["stream"] == "btcusdt@aggTrade"]
     assert trades and {t["e"] for t in trades} == {"trade"}
+    # Each recorded (market) trade reaches aggTrade subscribers as the aggTrade of one fill, in
+    # Binance's aggTrade shape (a client reads a/f/l there, not t).
+    assert [a["e"] for a in aggs] == ["aggTrade"] * len(trades)
+    for trade, agg in zip(trades, aggs, strict=True):
+        assert agg["a"] == agg["f"] == agg["l"] == trade["t"]
+        assert (agg["p"], agg["q"], agg["T"], agg["m"]) == \
+            (trade["p"], trade["q"], trade["T"], trade["m"])
     # The recorded trades are the exchange's history: REST serves the same ids.
     history = exchange.trades.of("BTCUSDT")
     assert history is not None
     assert [t.trade_id for t in history.trades(50)] == [t["t"] for t in trades[-50:]]
+
+
+async def test_every_accepted_depth_name_is_served(exchange: LocalExchange) -> None:
+    # SUBSCRIBE accepts @depth@250ms (@depth's cadence spelled out) and @depth@0ms (the name the
+    # recordings were made with): each must then carry diffs, never stay silent.
+    names = ("btcusdt@depth@250ms", "btcusdt@depth@0ms", "btcusdt@depth", "btcusdt@depth@100ms")
+    async with connect(f"{exchange.ws_url}/public/stream?streams={'/'.join(names)}") as ws:
+        frames = await _collect(ws, 1.5)
+    by_name: dict[str, list[Any]] = defaultdict(list)
+    for frame in frames:
+        by_name[frame["stream"]].append(frame["data"])
+    assert set(by_name) == set(names)
+    assert all(d["e"] == "depthUpdate" for diffs in by_name.values() for d in diffs)
+    # Aliases are the same streams: same update ids as the names they spell.
+    assert [d["u"] for d in by_name["btcusdt@depth@250ms"]] == \
+        [d["u"] for d in by_name["btcusdt@depth"]][:len(by_name["btcusdt@depth@250ms"])]
+    assert [d["u"] for d in by_name["btcusdt@depth@0ms"]] == \
+        [d["u"] for d in by_name["btcusdt@depth@100ms"]][:len(by_name["btcusdt@depth@0ms"])]
 
 
 async def test_raw_path_ignores_what_is_not_a_stream(exchange: LocalExchange) -> None:
