@@ -105,6 +105,16 @@ async def test_a_dislocation_is_an_opportunity_until_it_ends() -> None:
                 assert max_size > 0
                 assert row["max_size"] == pytest.approx(max_size, abs=0.0011)
                 assert not pair(body, SPOT, "BTCUSDT")["eligible"]  # the other way loses
+                # The best size through POST /simulate (the walk every order quote uses), on
+                # the same frozen books, makes the profit the view reports.
+                walks = [(await http.post("/simulate", json={
+                    "symbol": market, "side": side, "quantity": row["best_size"]})).json()
+                    for market, side in (("BTCUSDT", "buy"), (SPOT, "sell"))]
+                assert all(w["fully_filled"] for w in walks), walks
+                profit = (walks[1]["notional"] * (1 - FEES[SPOT] / 1e4)
+                          - walks[0]["notional"] * (1 + FEES["BTCUSDT"] / 1e4))
+                assert profit > 0
+                assert row["best_profit_usd"] == pytest.approx(profit, rel=1e-6, abs=1e-6)
             finally:
                 await asyncio.to_thread(usdm.resume)
                 await asyncio.to_thread(spot.resume)
