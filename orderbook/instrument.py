@@ -24,7 +24,8 @@ _NUMBER = re.compile(r"(\d+)(?:\.(\d*))?")
 #   and 96 % (sizes), against 96 % and 97 % with count-only generations of 16,384.
 # - In a replay at --speed max or an export, a minute of wall time is hours of venue time, so the
 #   count ends it: 65,536 holds the 19,000 distinct prices a busy BTCUSDT prints in six minutes
-#   (16,384 did not: the replay benchmark fell from 0.63x to 0.57x the lean loop).
+#   (the replay benchmark: 0.60-0.63x the lean loop in five runs, against 0.53-0.62x in three
+#   with 16,384; a loaded machine, so a lean rather than a proof).
 # At most 2 x _CACHE_LIMIT strings a codec (about 15 MB, reached only by replays); a single
 # generation of 200,000 with no clock grew for hours in the soak (28 MB a codec).
 # The memo never changes a result, so its (wall) clock does not touch determinism.
