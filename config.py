@@ -92,6 +92,10 @@ class Config:
     # disk budget beyond which the oldest files are deleted (None: no budget).
     record: Path | None = None
     record_max_gb: float | None = None
+    # The C allocator under hours-long runs (depthlens/allocator.py): glibc malloc arenas (0:
+    # glibc's default, 8 per core) and the seconds between hand-backs of freed pages (0: never).
+    malloc_arenas: int = 2
+    malloc_trim_s: float = 60.0
 
     def taker_fee_bps(self, venue: str) -> float:
         """``venue``'s taker fee: the configured one, else its default tier's."""
@@ -177,6 +181,16 @@ def _clock(text: str) -> FrameClockKind:
     if text not in CLOCKS:
         raise ConfigError(f"{text!r} is not one of {', '.join(CLOCKS)}")
     return text  # type: ignore[return-value]
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{text!r} must be zero or a positive number")
+    return value
 
 
 def _int_between(lo: int, hi: int) -> Callable[[str], int]:
@@ -273,6 +287,10 @@ _OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
                "with --source replay or main.py export)"),
     "record-max-gb": (_positive_float, "disk budget of --record in GB: beyond it the oldest "
                       "files are deleted first"),
+    "malloc-arenas": (_int_between(0, 64), "glibc malloc arenas (0: glibc's default, 8 per "
+                      "core); fewer arenas keep less freed memory (README: Hours-long runs)"),
+    "malloc-trim-s": (_non_negative_float, "seconds between handing freed memory back to the "
+                      "OS (malloc_trim; 0: never)"),
     "rules-profile": (_rules_profile, "rule thresholds: default (the rules file's fixed "
                       "values) or calibrated (percentiles of the symbol's own last hour)"),
 }

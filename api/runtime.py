@@ -34,14 +34,15 @@ from data_ingestion.binance.rest import BinanceRest, RestError
 from data_ingestion.binance_spot.feed import BinanceSpotFeed, spot_engine
 from data_ingestion.binance_spot.feed import load_instruments as load_spot_instruments
 from data_ingestion.binance_spot.rest import BinanceSpotRest
-from marketdata.clock import Clock, SystemClock
 from data_ingestion.coinbase.feed import CoinbaseFeed
 from data_ingestion.coinbase.market import CoinbaseMarket
 from data_ingestion.coinbase.parser import ParseError as CoinbaseParseError
 from data_ingestion.coinbase.rest import CoinbaseRest, CoinbaseRestError, load_products
 from data_ingestion.engine import SymbolEngine
 from data_ingestion.recorder import WireRecorder
+from depthlens import allocator
 from depthlens.pipeline import VenueClockReplay
+from marketdata.clock import Clock, SystemClock
 from marketdata.markets import (
     BINANCE_SPOT,
     COINBASE,
@@ -102,6 +103,9 @@ class Runtime:
             self.recorder = WireRecorder(config.record, budget)
             self.recorder.on_rotate = self._record_snapshot
             self.on_tick.append(lambda _ts, _now: self.recorder.flush())  # type: ignore[union-attr]
+        if config.malloc_trim_s > 0:
+            self.on_tick.append(self._trim_allocator)
+        self._trimmed_at = self.clock.monotonic()
         self._side_tasks: set[asyncio.Task[None]] = set()  # e.g. a rotated file's snapshot
         self.seconds_published = 0
         self.venue_replay: VenueReplayDriver | None = None  # --clock venue
@@ -119,6 +123,8 @@ class Runtime:
 
     async def _start(self) -> None:
         config = self.config
+        # Before the embedded exchanges' and the executor's threads make arenas of their own.
+        allocator.limit_arenas(config.malloc_arenas)
         if config.clock == "venue":
             self._start_venue_replay()
             return
@@ -440,6 +446,14 @@ class Runtime:
             cached = (ticks, orjson.dumps(self.states[symbol].snapshot_message()).decode())
             self._snapshot_cache[symbol] = cached
         return cached[1]
+
+    def _trim_allocator(self, _ts: float, _now_ns: int) -> None:
+        # On the process's own clock, not the frames': a --speed max replay publishes many
+        # seconds a second, and memory is handed back per second of the process's life.
+        now = self.clock.monotonic()
+        if now - self._trimmed_at >= self.config.malloc_trim_s:
+            self._trimmed_at = now
+            allocator.trim()
 
     def _on_tick(self, ts: float, now_ns: int) -> None:
         self._watch_rates()
