@@ -99,3 +99,23 @@ async def test_frames_carry_changed_events_and_snapshot_carries_the_window() -> 
         async with websockets.connect(f"{served.ws}/ws/ETHUSDT") as ws:
             snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert event.id in [e["id"] for e in snapshot["events"]]
+
+
+def test_log_keeps_the_last_hour_and_active_events() -> None:
+    from features.liquidity.event import EventLog
+
+    log = EventLog("BTCUSDT", max_events=100, retention_s=3600.0)
+    t0 = 1_700_000_000.0
+    wall = _event(log, "wall", t0)  # active: kept however old, and so is what follows it
+    for n in range(5):
+        log.close(_event(log, "sweep", t0 + n), t0 + n + 2)  # end t0+2 .. t0+6
+    _event(log, "sweep", t0 + 3000)
+    _event(log, "sweep", t0 + 3700)  # the sweeps ended over an hour ago, behind the wall
+    assert len(log) == 8
+    log.close(wall, t0 + 10)
+    last = _event(log, "sweep", t0 + 3700)  # cutoff t0+101: the wall and the five go
+    assert [e.id for e in log] == ["BTCUSDT-sweep-7", "BTCUSDT-sweep-8", last.id]
+    # The count bound still holds whatever the times.
+    for n in range(200):
+        _event(log, "sweep", t0 + 4000 + n)
+    assert len(log) == 100
