@@ -97,8 +97,15 @@ def viewers(url: str, count: int) -> None:
             except (OSError, TimeoutError, websockets.WebSocketException):
                 await asyncio.sleep(1 + n % 5)
 
+    async def orphaned() -> None:
+        parent = os.getppid()
+        while os.getppid() == parent:  # a soak killed outright takes its viewers with it
+            await asyncio.sleep(2)
+
     async def run() -> None:
-        await asyncio.gather(*(one(n) for n in range(count)))
+        viewing = asyncio.gather(*(one(n) for n in range(count)))
+        await orphaned()
+        viewing.cancel()
 
     asyncio.run(run())
 
