@@ -312,3 +312,21 @@ def test_replayed_sweep_stays_swept_until_recorded_decreases_use_it_up() -> None
     assert venue.level_qty("ask", ask) == 3 and ask not in venue.hidden["ask"]
     venue.absorb({"u": 15, "b": [], "a": [["60000.1", "0.050"]]})  # later additions show
     assert venue.level_qty("ask", ask) == 50
+
+
+def test_baseline_window_is_the_last_30_minutes_even_for_a_sparse_bucket() -> None:
+    """A bucket sampled once a minute keeps 30 values, not 360 spanning six hours: its median
+    is the last half hour's, and its memory stops growing after the first half hour."""
+    from features.liquidity.baseline import LevelSizeBaseline
+    from features.liquidity.params import BaselineParams
+    from orderbook.book import L2Book
+
+    baseline = LevelSizeBaseline(BaselineParams())  # 30 min, a sample every 5 s: 360 at most
+    book = L2Book()
+    for minute in range(120):
+        size = 1_000 if minute < 60 else 9_000  # the bucket's levels grew an hour in
+        book.load([(100_000, 5), (99_995, size)], [(100_001, 5)], minute + 1)
+        baseline.sample(book, 1, minute * 60_000)
+    ring = baseline._rings[2]  # 3-5 ticks from the touch: the 99_995 level only
+    assert len(ring._ring) == 30 and len(ring._ordered) == 30
+    assert baseline.median_at(5) == 9_000  # the old hour's 1,000s are gone

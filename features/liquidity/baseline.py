@@ -38,9 +38,10 @@ class LevelSizeBaseline:
     def __init__(self, params: BaselineParams) -> None:
         self.params = params
         keep = max(1, int(params.window_s / params.sample_every_s))
-        self._rings = [_MedianRing(keep) for _ in BUCKET_EDGES]
+        span_ms = int(params.window_s * 1000)
+        self._rings = [_MedianRing(keep, span_ms) for _ in BUCKET_EDGES]
         self._medians: list[float | None] = [None] * len(BUCKET_EDGES)
-        self._volume_rings = [_MedianRing(keep) for _ in BUCKET_EDGES]
+        self._volume_rings = [_MedianRing(keep, span_ms) for _ in BUCKET_EDGES]
         self._volume_medians: list[float | None] = [None] * len(BUCKET_EDGES)
         self._last_sample_ms: int | None = None
         self.samples = 0
@@ -66,8 +67,8 @@ class LevelSizeBaseline:
             if sizes:
                 sizes.sort()
                 ring, vring = self._rings[i], self._volume_rings[i]
-                self._medians[i] = ring.add(_median_of_sorted(sizes))
-                self._volume_medians[i] = vring.add(_volume_median(sizes))
+                self._medians[i] = ring.add(_median_of_sorted(sizes), venue_ms)
+                self._volume_medians[i] = vring.add(_volume_median(sizes), venue_ms)
         self.samples += 1
 
     def median_at(self, distance_ticks: int) -> float | None:
@@ -104,21 +105,30 @@ def _bucket_sizes(side: SortedLevels, best: int, step: int, reach: int,
 
 
 class _MedianRing:
-    """The last ``keep`` values and their median, kept in a sorted list beside the ring (one
-    insertion and one removal per value, instead of sorting the whole window per sample)."""
+    """The values of the last ``span_ms`` of venue time (at most ``keep``) and their median,
+    kept in a sorted list beside the ring (one insertion and one removal per value, instead of
+    sorting the whole window per sample). The span matters for a bucket that is often empty
+    (a thin book's levels a few ticks out): counted in samples alone, its window would stretch
+    over hours and keep filling memory long after the warm-up."""
 
-    __slots__ = ("_ordered", "_ring")
+    __slots__ = ("_ordered", "_ring", "_span_ms", "_times")
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, span_ms: int) -> None:
         self._ring: deque[float] = deque(maxlen=keep)
+        self._times: deque[int] = deque(maxlen=keep)
         self._ordered: list[float] = []
+        self._span_ms = span_ms
 
-    def add(self, value: float) -> float:
-        """Append ``value`` (dropping the oldest when full); returns the new median."""
-        ring, ordered = self._ring, self._ordered
-        if len(ring) == ring.maxlen:
-            del ordered[bisect.bisect_left(ordered, ring[0])]
+    def add(self, value: float, venue_ms: int) -> float:
+        """Append ``value`` seen at ``venue_ms``, dropping what is older than the span and the
+        oldest when full; returns the new median."""
+        ring, times, ordered = self._ring, self._times, self._ordered
+        cutoff = venue_ms - self._span_ms
+        while times and (times[0] <= cutoff or len(ring) == ring.maxlen):
+            times.popleft()
+            del ordered[bisect.bisect_left(ordered, ring.popleft())]
         ring.append(value)
+        times.append(venue_ms)
         bisect.insort(ordered, value)
         return _median_of_sorted(ordered)
 
