@@ -163,13 +163,24 @@ def _port(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise ConfigError(f"{text!r} is not a number") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{text!r} must be a positive number")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{text!r} must be zero or a positive number")
     return value
 
 
@@ -181,16 +192,6 @@ def _clock(text: str) -> FrameClockKind:
     if text not in CLOCKS:
         raise ConfigError(f"{text!r} is not one of {', '.join(CLOCKS)}")
     return text  # type: ignore[return-value]
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{text!r} must be zero or a positive number")
-    return value
 
 
 def _int_between(lo: int, hi: int) -> Callable[[str], int]:
