@@ -1,10 +1,10 @@
 """What the local venues derive from their own trades and books: rolling 24-hour trade statistics
 and a perpetual's funding. Pure state, no I/O, no clock (times are passed in).
 
-``RollingTrades`` keeps one bucket per minute, so memory is bounded (at most 1441 buckets) and
-the window is "the last 24 hours" to within a minute: a bucket counts while any of its minute is
-inside ``[now - 24 h, now]``. Prices and quantities stay integer units; the quote volume is the
-exact sum of ``price units * qty units`` (its unit is ``10**-(price_decimals + qty_decimals)``).
+``RollingTrades`` keeps one bucket per minute (``minute_ring``: at most 1441, in memory taken when
+it starts), and the window is "the last 24 hours" to within a minute: a bucket counts while any
+of its minute is inside ``[now - 24 h, now]``. Prices and quantities stay integer units; the
+quote volume is the exact sum of ``price units * qty units`` (its unit is ``10**-(price_decimals + qty_decimals)``).
 
 ``FundingState`` is Binance's funding rule, simplified (the protocol's full rule averages a
 premium index sampled every 5 s from impact bid/ask prices, weighted by time):
@@ -15,29 +15,15 @@ interval. Funding times are 00:00, 08:00 and 16:00 UTC.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
+
+from local_exchange.minute_ring import MinuteRing
 
 WINDOW_MS = 24 * 3600 * 1000
 _MINUTE_MS = 60_000
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 INTEREST_RATE = 0.0001  # per funding interval (Binance USDT-M: 0.03 % a day)
 FUNDING_CLAMP = 0.0005
-
-
-@dataclass(slots=True)
-class _Bucket:
-    minute: int
-    open: int
-    high: int
-    low: int
-    close: int
-    last_qty: int
-    volume: int
-    quote: int
-    count: int
-    first_id: int
-    last_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +57,8 @@ class RollingTrades:
     """One market's trades in per-minute buckets over a rolling 24-hour window."""
 
     def __init__(self) -> None:
-        self._buckets: deque[_Bucket] = deque()
+        # Minute numbers; at most 1441 of them overlap a 24-hour window.
+        self._minutes = MinuteRing(WINDOW_MS // _MINUTE_MS + 1)
         self._prev_close: int | None = None
         self.all_time_low: int | None = None  # since this market started (Coinbase's 52 w)
         self.all_time_high: int | None = None
@@ -82,19 +69,7 @@ class RollingTrades:
         A trade stamped before the newest bucket's minute joins that bucket: arrival order is
         the venue's order, and ``close`` is the latest trade received.
         """
-        minute = ts_ms // _MINUTE_MS
-        count = last_id - first_id + 1
-        last = self._buckets[-1] if self._buckets else None
-        if last is None or minute > last.minute:
-            self._buckets.append(_Bucket(minute, price, price, price, price, qty, qty,
-                                         price * qty, count, first_id, last_id))
-        else:
-            last.high, last.low = max(last.high, price), min(last.low, price)
-            last.close, last.last_qty = price, qty
-            last.volume += qty
-            last.quote += price * qty
-            last.count += count
-            last.last_id = last_id
+        self._minutes.add(ts_ms // _MINUTE_MS, price, qty, first_id, last_id)
         self.all_time_low = price if self.all_time_low is None else min(self.all_time_low, price)
         self.all_time_high = (price if self.all_time_high is None
                               else max(self.all_time_high, price))
@@ -103,23 +78,20 @@ class RollingTrades:
     def stats(self, now_ms: int) -> WindowStats | None:
         """The window ending at ``now_ms``; None when it holds no trade."""
         self._evict(now_ms)
-        if not self._buckets:
+        window = self._minutes.summary()
+        if window is None:
             return None
-        buckets = self._buckets
-        first, last = buckets[0], buckets[-1]
         return WindowStats(
-            open_ms=now_ms - WINDOW_MS, close_ms=now_ms, open=first.open,
-            high=max(b.high for b in buckets), low=min(b.low for b in buckets),
-            last=last.close, last_qty=last.last_qty,
-            volume=sum(b.volume for b in buckets), quote=sum(b.quote for b in buckets),
-            count=sum(b.count for b in buckets), first_id=first.first_id,
-            last_id=last.last_id,
-            prev_close=self._prev_close if self._prev_close is not None else first.open)
+            open_ms=now_ms - WINDOW_MS, close_ms=now_ms, open=window.open, high=window.high,
+            low=window.low, last=window.close, last_qty=window.last_qty, volume=window.volume,
+            quote=window.quote, count=window.count, first_id=window.first_id,
+            last_id=window.last_id,
+            prev_close=self._prev_close if self._prev_close is not None else window.open)
 
     def _evict(self, now_ms: int) -> None:
-        oldest_minute = (now_ms - WINDOW_MS) // _MINUTE_MS
-        while self._buckets and self._buckets[0].minute < oldest_minute:
-            self._prev_close = self._buckets.popleft().close
+        closed = self._minutes.evict_before((now_ms - WINDOW_MS) // _MINUTE_MS)
+        if closed is not None:
+            self._prev_close = closed
 
 
 def next_funding_ms(now_ms: int) -> int:

@@ -28,8 +28,9 @@ ids ``f..l`` either way, like ``ticker/24hr``'s ``count``. In a replay each reco
 becomes its own one-fill aggTrade with ``a = f = l = t`` (the recording has no aggTrade ids).
 
 Bounds: the last ``MAX_TRADES`` (1000, Binance's largest ``limit``) aggTrades and raw trades,
-and 1-minute buckets for the last 24 h (at most 1441); every other interval is summed from the
-1-minute buckets on demand, so a 1d kline only covers what the exchange saw in the last 24 h.
+and 1-minute buckets for the last 24 h (at most 1441, in memory taken at the start:
+``minute_ring``); every other interval is summed from the 1-minute buckets on demand, so a 1d
+kline only covers what the exchange saw in the last 24 h.
 Minutes without a trade are served as Binance does: OHLC at the previous close, volume 0.
 """
 
@@ -43,6 +44,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local_exchange.instruments import SymbolSpec
+from local_exchange.minute_ring import MinuteBucket, MinuteRing
 from orderbook.instrument import FixedPointCodec
 
 MAX_TRADES = 1000
@@ -124,38 +126,6 @@ def bucket_close(interval: str, open_ms: int) -> int:
     return open_ms + KLINE_INTERVALS[interval] - 1
 
 
-@dataclass(slots=True)
-class _Minute:
-    """A 1-minute bucket being filled."""
-
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int = 0
-    quote_volume: int = 0
-    trades: int = 0
-    taker_buy_volume: int = 0
-    taker_buy_quote_volume: int = 0
-    first_trade_id: int = -1
-    last_trade_id: int = -1
-
-    def add(self, price: int, qty: int, buyer_maker: bool, first_id: int, last_id: int) -> None:
-        """Fills ``first_id..last_id`` at ``price``, ``qty`` in all."""
-        self.high, self.low = max(self.high, price), min(self.low, price)
-        self.close = price
-        quote = price * qty
-        self.volume += qty
-        self.quote_volume += quote
-        self.trades += last_id - first_id + 1
-        if not buyer_maker:  # the taker bought
-            self.taker_buy_volume += qty
-            self.taker_buy_quote_volume += quote
-        if self.first_trade_id < 0:
-            self.first_trade_id = first_id
-        self.last_trade_id = last_id
-
-
 class SymbolTrades:
     """One symbol's bounded trade history."""
 
@@ -164,7 +134,7 @@ class SymbolTrades:
         self.spec = spec
         self._aggs: deque[AggTrade] = deque(maxlen=max_trades)
         self._trades: deque[Trade] = deque(maxlen=max_trades)
-        self._minutes: dict[int, _Minute] = {}  # open ms -> bucket, ascending
+        self._minutes = MinuteRing(kline_minutes)  # keyed by open ms
         self._kline_minutes = kline_minutes
 
     # ------------------------------------------------------------------ input
@@ -195,15 +165,11 @@ class SymbolTrades:
         one, as the 24 h ticker (``market_stats.RollingTrades``) counts it: arrival order is the
         venue's order, so klines and ``ticker/24hr`` agree on every count and close."""
         start = agg.time_ms - agg.time_ms % MINUTE_MS
-        newest = next(reversed(self._minutes)) if self._minutes else None
-        if newest is not None and start <= newest:
-            bucket = self._minutes[newest]
-        else:
-            bucket = self._minutes[start] = _Minute(agg.price, agg.price, agg.price, agg.price)
-            oldest = start - (self._kline_minutes - 1) * MINUTE_MS
-            while next(iter(self._minutes)) < oldest:
-                del self._minutes[next(iter(self._minutes))]
-        bucket.add(agg.price, agg.qty, agg.buyer_maker, agg.first_trade_id, agg.last_trade_id)
+        self._minutes.add(start, agg.price, agg.qty, agg.first_trade_id, agg.last_trade_id,
+                          taker_bought=not agg.buyer_maker)
+        newest = self._minutes.last_key()
+        assert newest is not None
+        self._minutes.evict_before(newest - (self._kline_minutes - 1) * MINUTE_MS)
 
     # ---------------------------------------------------------------- queries
     @property
@@ -253,42 +219,36 @@ class SymbolTrades:
     def _klines_from(self, interval: str, now_ms: int, from_ms: int | None) -> list[Kline]:
         """Every candle from the one holding ``from_ms`` (or the first held) to ``now_ms``'s;
         only those are built, so the streams' every-250-ms candle stays cheap."""
-        if not self._minutes:
+        minutes = self._minutes
+        first_held, newest = minutes.first_key(), minutes.last_key()
+        if first_held is None or newest is None:
             return []
-        first = bucket_open(interval, next(iter(self._minutes)))
+        first = bucket_open(interval, first_held)
         if from_ms is not None:
             first = max(first, bucket_open(interval, from_ms))
-        last = bucket_open(interval, max(now_ms, next(reversed(self._minutes))))
-        grouped: dict[int, list[_Minute]] = {}
-        close = 0  # the close before ``first``: what an empty first candle shows
-        for start, bucket in self._minutes.items():
-            opened = bucket_open(interval, start)
-            if opened < first:
-                close = bucket.close
-            else:
-                grouped.setdefault(opened, []).append(bucket)
+        last = bucket_open(interval, max(now_ms, newest))
+        close = minutes.close_before(first) or 0  # what an empty first candle shows
         candles: list[Kline] = []
         open_ms = first
         while open_ms <= last:
             close_ms = bucket_close(interval, open_ms)
-            candle = _merge(interval, open_ms, close_ms, grouped.get(open_ms, []), close)
+            candle = _merge(interval, open_ms, close_ms, minutes.summary(open_ms, close_ms),
+                            close)
             candles.append(candle)
             close, open_ms = candle.close, close_ms + 1
         return candles
 
 
-def _merge(interval: str, open_ms: int, close_ms: int, minutes: list[_Minute],
+def _merge(interval: str, open_ms: int, close_ms: int, minutes: MinuteBucket | None,
            prev_close: int) -> Kline:
-    if not minutes:
+    """One candle from its minutes summed (None: no trade in it)."""
+    if minutes is None:
         return Kline(interval, open_ms, close_ms, prev_close, prev_close, prev_close, prev_close,
                      0, 0, 0, 0, 0, -1, -1)
-    first, last = minutes[0], minutes[-1]
-    return Kline(interval, open_ms, close_ms, first.open, max(m.high for m in minutes),
-                 min(m.low for m in minutes), last.close, sum(m.volume for m in minutes),
-                 sum(m.quote_volume for m in minutes), sum(m.trades for m in minutes),
-                 sum(m.taker_buy_volume for m in minutes),
-                 sum(m.taker_buy_quote_volume for m in minutes), first.first_trade_id,
-                 last.last_trade_id)
+    return Kline(interval, open_ms, close_ms, minutes.open, minutes.high, minutes.low,
+                 minutes.close, minutes.volume, minutes.quote, minutes.count,
+                 minutes.taker_buy_volume, minutes.taker_buy_quote, minutes.first_id,
+                 minutes.last_id)
 
 
 class TradeHistory:
