@@ -4,7 +4,8 @@ and a perpetual's funding. Pure state, no I/O, no clock (times are passed in).
 ``RollingTrades`` keeps one bucket per minute (``minute_ring``: at most 1441, in memory taken when
 it starts), and the window is "the last 24 hours" to within a minute: a bucket counts while any
 of its minute is inside ``[now - 24 h, now]``. Prices and quantities stay integer units; the
-quote volume is the exact sum of ``price units * qty units`` (its unit is ``10**-(price_decimals + qty_decimals)``).
+quote volume is the exact sum of ``price units * qty units`` (its unit is
+``10**-(price_decimals + qty_decimals)``).
 
 ``FundingState`` is Binance's funding rule, simplified (the protocol's full rule averages a
 premium index sampled every 5 s from impact bid/ask prices, weighted by time):
