@@ -16,7 +16,7 @@ are taken as Python ints, so a day's total never overflows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -91,14 +91,17 @@ class MinuteRing:
         return self._end - self._start + (self.current is not None)
 
     def add(self, key: int, price: int, qty: int, first_id: int, last_id: int,
-            taker_bought: bool = False) -> None:
-        """One fill (or an aggregated trade covering ids ``first_id..last_id``)."""
+            taker_bought: bool = False) -> bool:
+        """One fill (or an aggregated trade covering ids ``first_id..last_id``). True when it
+        opened a new minute (keyed ``key``): the only time the window's start can move."""
         bucket = self.current
-        if bucket is None or key > bucket.key:
+        opened = bucket is None or key > bucket.key
+        if opened:
             if bucket is not None:
                 self._close(bucket)
             bucket = self.current = MinuteBucket(key, price, price, price, price)
         bucket.add(price, qty, first_id, last_id, taker_bought)
+        return opened
 
     def evict_before(self, key: int) -> int | None:
         """Drops the minutes keyed before ``key``; returns the close of the newest one dropped
@@ -144,12 +147,7 @@ class MinuteRing:
                                     or (hi is not None and current.key > hi)):
             current = None
         if i >= j:
-            if current is None:
-                return None
-            return MinuteBucket(current.key, current.open, current.high, current.low,
-                                current.close, current.last_qty, current.volume, current.quote,
-                                current.count, current.taker_buy_volume,
-                                current.taker_buy_quote, current.first_id, current.last_id)
+            return None if current is None else replace(current)  # a copy: current keeps filling
         seg = cols[:, i:j]
         # Sums as Python ints (tolist): a day of quote volume can exceed int64.
         out = MinuteBucket(int(seg[_KEY, 0]), int(seg[_OPEN, 0]), int(seg[_HIGH].max()),

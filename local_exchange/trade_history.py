@@ -165,11 +165,10 @@ class SymbolTrades:
         one, as the 24 h ticker (``market_stats.RollingTrades``) counts it: arrival order is the
         venue's order, so klines and ``ticker/24hr`` agree on every count and close."""
         start = agg.time_ms - agg.time_ms % MINUTE_MS
-        self._minutes.add(start, agg.price, agg.qty, agg.first_trade_id, agg.last_trade_id,
-                          taker_bought=not agg.buyer_maker)
-        newest = self._minutes.last_key()
-        assert newest is not None
-        self._minutes.evict_before(newest - (self._kline_minutes - 1) * MINUTE_MS)
+        if self._minutes.add(start, agg.price, agg.qty, agg.first_trade_id, agg.last_trade_id,
+                             taker_bought=not agg.buyer_maker):
+            # A new minute keyed ``start`` opened: only then can the oldest leave the window.
+            self._minutes.evict_before(start - (self._kline_minutes - 1) * MINUTE_MS)
 
     # ---------------------------------------------------------------- queries
     @property
