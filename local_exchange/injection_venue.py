@@ -27,6 +27,7 @@ NEAR_LEVELS = 10  # levels per side whose sizes define "the median level size ne
 BUCKET_EDGES: tuple[int, ...] = (0, 1, 3, 6, 11, 21, 51, 101, 201, 501)
 BUCKET_REACH = 1000  # the baseline samples levels up to this many ticks from the touch
 SIDES: tuple[BookSide, BookSide] = ("bid", "ask")
+_MINE_PRUNE_AT = 1024  # injected order ids held before the first sweep of gone ones
 
 
 class Fill(NamedTuple):
@@ -220,6 +221,7 @@ class SimVenue:
         self._holds = 0
         self._mine: set[int] = set()  # injected orders: thinning never cancels these...
         self.engine.protected = self._mine  # ...nor the flow's random cancels
+        self._mine_limit = _MINE_PRUNE_AT  # prune filled and cancelled ids past this many
 
     @property
     def ready(self) -> bool:
@@ -242,7 +244,18 @@ class SimVenue:
         order_id = self.engine.add_limit(maker_side(side), price, qty, self.now_ns)
         if order_id is not None:
             self._mine.add(order_id)
+            if len(self._mine) > self._mine_limit:
+                self._forget_gone()
         return order_id
+
+    def _forget_gone(self) -> None:
+        """Drop the ids of injected orders no longer resting (filled or cancelled): an iceberg
+        refilling for hours would otherwise keep every id it ever placed. In place, because the
+        engine holds this same set; the limit doubles past what still rests, so the sweep is
+        amortised O(1) a placement."""
+        resting = self.engine.orders
+        self._mine.difference_update([o for o in self._mine if o not in resting])
+        self._mine_limit = max(_MINE_PRUNE_AT, 2 * len(self._mine))
 
     def cancel(self, order_id: int) -> bool:
         return self.engine.cancel(order_id, self.now_ns)

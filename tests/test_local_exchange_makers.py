@@ -110,3 +110,29 @@ def test_makers_respect_the_spread_hold() -> None:
         pass
     bid, ask = sim.engine.best_bid(), sim.engine.best_ask()
     assert bid is not None and ask is not None and ask - bid < 10 * tick
+
+
+def test_injected_order_ids_do_not_pile_up_over_a_long_run() -> None:
+    """Injected orders are protected from the flow's cancels by id; once filled or cancelled
+    their ids are forgotten (an iceberg refilling for hours placed one id per refill, and each
+    stayed in the set forever)."""
+    sim = SimulatedSymbol(BTC, seed=5)
+    venue = SimVenue(sim)
+    now = START
+    for now, _ in _run(sim, 20, now):
+        pass
+    venue.now_ns = now
+    resting = []
+    for i in range(5000):
+        bid = sim.engine.best_bid()
+        assert bid is not None
+        order_id = venue.place("bid", bid - 50 * sim.tick, sim.step_units)
+        assert order_id is not None
+        if i % 100 == 0:
+            resting.append(order_id)  # a few stay on the book the whole time
+        else:
+            assert venue.cancel(order_id)
+    assert len(sim.engine.protected) <= 2048, len(sim.engine.protected)
+    # Orders still resting are still protected: the flow's random cancel never picks them.
+    assert all(o in sim.engine.protected for o in resting)
+    assert all(sim.engine.orders[o].qty == sim.step_units for o in resting)
