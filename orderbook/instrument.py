@@ -19,18 +19,20 @@ _NUMBER = re.compile(r"(\d+)(?:\.(\d*))?")
 # _CACHE_LIMIT strings, whichever comes first:
 # - Live, time ends it: a feed that keeps printing new sizes (the simulator's random ones, a thin
 #   market's) fills the memo at its own pace, and a count alone would let memory creep up for
-#   hours (what the soak measured); with 60 s generations the memo reaches its steady size in
-#   minutes. On the real BTCUSDT recording 60 s generations keep the hit rate at 95 % (prices)
-#   and 96 % (sizes), against 96 % and 97 % with count-only generations of 16,384.
-# - In a replay at --speed max or an export, a minute of wall time is hours of venue time, so the
-#   count ends it: 65,536 holds the 19,000 distinct prices a busy BTCUSDT prints in six minutes
-#   (the replay benchmark: 0.60-0.63x the lean loop in five runs, against 0.53-0.62x in three
-#   with 16,384; a loaded machine, so a lean rather than a proof).
+#   hours (what the soak measured). Generations of 10 s, not 60 s: the default app's memos then
+#   hold about 150,000 fewer Python blocks, and its RSS runs 11 MB lower (the 2-hour soaks of
+#   2026-12-03, README "Hours-long runs"). Live, the cost is a few more parses a second: on the
+#   real BTCUSDT futures recording at its own pace 10 s generations answer 89 % of prices and
+#   92 % of sizes from memory, against 95 % and 96 % with 60 s (scripts/memo_hit_rate.py).
+# - In a replay at --speed max or an export, a second of wall time is minutes of venue time, so
+#   the count mostly ends it: 65,536 holds the 19,000 distinct prices a busy BTCUSDT prints in
+#   six minutes (the replay benchmark: 0.60-0.63x the lean loop in five runs, against 0.53-0.62x
+#   in three with 16,384; a loaded machine, so a lean rather than a proof).
 # At most 2 x _CACHE_LIMIT strings a codec (about 15 MB, reached only by replays); a single
 # generation of 200,000 with no clock grew for hours in the soak (28 MB a codec).
 # The memo never changes a result, so its (wall) clock does not touch determinism.
 _CACHE_LIMIT = 65_536
-_GENERATION_S = 60.0
+_GENERATION_S = 10.0
 
 
 class PrecisionError(ValueError):

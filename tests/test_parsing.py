@@ -10,6 +10,7 @@ import pytest
 from data_ingestion.binance.parser import FuturesParser, ParseError, instruments_from_exchange_info
 from marketdata.events import DepthDiff, Trade
 from data_ingestion.recordings import is_snapshot, read_lines
+from orderbook import instrument
 from orderbook.instrument import FixedPointCodec, Instrument, PrecisionError
 from tests.conftest import futures_instruments
 
@@ -105,3 +106,29 @@ def test_fixed_point_codec_is_exact() -> None:
     for bad in ("1.234", "1e5", "-1", "", "1.2.3", " 1"):
         with pytest.raises(PrecisionError):
             codec.parse(bad)
+
+
+def test_string_memo_is_bounded_by_count_and_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The price/size memo: at most two generations, each ended by a count (a replay at full
+    speed) or by time (a live feed printing new sizes forever); a string still in use survives
+    a turnover; every value stays exact whichever path parsed it."""
+    clock = [1000.0]
+    monkeypatch.setattr(instrument.time, "monotonic", lambda: clock[0])
+    codec = FixedPointCodec(3)
+    limit = instrument._CACHE_LIMIT
+    # By count, the clock standing still: three generations' worth of new strings.
+    for n in range(3 * limit):
+        assert codec.parse(f"{n}.{n % 1000:03d}") == n * 1000 + n % 1000
+        assert len(codec._cache) + len(codec._old) <= 2 * limit
+    # By time: a handful of strings, then nothing new for a generation and more.
+    codec = FixedPointCodec(3)
+    hot, cold = "61800.123", [f"1.{n:03d}" for n in range(500)]
+    for text in [hot, *cold]:
+        codec.parse(text)
+    for _ in range(2):
+        clock[0] += instrument._GENERATION_S + 0.5
+        assert codec.parse(hot) == 61_800_123  # used again: carried into the new generation
+        codec.parse(f"{clock[0]:.3f}")  # a new string (a miss) is what turns a generation over
+    held = set(codec._cache) | set(codec._old)
+    assert hot in held and not held & set(cold), "strings unused for two generations stay held"
+    assert all(codec.parse(text) == 1000 + n for n, text in enumerate(cold))
