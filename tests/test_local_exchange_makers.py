@@ -21,6 +21,17 @@ def _run(sim: SimulatedSymbol, steps: int, now: int = START):
         yield now, sim.step(now, 0.1)
 
 
+def _venue_after(seed: int, steps: int) -> tuple[SimulatedSymbol, SimVenue]:
+    """A simulated BTCUSDT run for ``steps`` ticks, and the injection's venue over it."""
+    sim = SimulatedSymbol(BTC, seed=seed)
+    venue = SimVenue(sim)
+    now = START
+    for now, _ in _run(sim, steps, now):
+        pass
+    venue.now_ns = now
+    return sim, venue
+
+
 def test_touch_is_thick_and_levels_behind_stay_thin() -> None:
     for spec, low, high in ((BTC, 1.5, 6.0), (ETH, 8.0, 30.0)):
         sim = SimulatedSymbol(spec, seed=3)
@@ -87,12 +98,8 @@ def test_makers_are_deterministic_engine_orders() -> None:
 
 
 def test_makers_respect_the_spread_hold() -> None:
-    sim = SimulatedSymbol(BTC, seed=9)
-    venue = SimVenue(sim)
-    now = START
-    for now, _ in _run(sim, 50, now):
-        pass
-    venue.now_ns = now
+    sim, venue = _venue_after(seed=9, steps=50)
+    now = venue.now_ns
     venue.hold_improving(True)
     bid, ask = sim.engine.best_bid(), sim.engine.best_ask()
     assert bid is not None and ask is not None
@@ -116,12 +123,7 @@ def test_injected_order_ids_do_not_pile_up_over_a_long_run() -> None:
     """Injected orders are protected from the flow's cancels by id; once filled or cancelled
     their ids are forgotten (an iceberg refilling for hours placed one id per refill, and each
     stayed in the set forever)."""
-    sim = SimulatedSymbol(BTC, seed=5)
-    venue = SimVenue(sim)
-    now = START
-    for now, _ in _run(sim, 20, now):
-        pass
-    venue.now_ns = now
+    sim, venue = _venue_after(seed=5, steps=20)
     resting = []
     for i in range(5000):
         bid = sim.engine.best_bid()
