@@ -120,7 +120,9 @@ async def test_a_hundred_starts_and_stops_leak_nothing(market: str, stays: str,
                 started = await http.post("/markets", json={"market": market})
                 assert started.status_code == 201, started.text
                 key = started.json()["symbol"]
-                await until(lambda: rt.engines[key].status() == "live", 30, f"{key} live")
+                # Up to a minute more when a cycle finds the weight budget spent (Spot's
+                # snapshots, plus any resync's): the client then waits for the next minute.
+                await until(lambda: rt.engines[key].status() == "live", 90, f"{key} live")
                 assert (await http.delete(f"/markets/{market}")).status_code == 200
 
             for _ in range(5):  # warm-up: caches, first-use allocations
