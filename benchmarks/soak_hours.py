@@ -212,7 +212,7 @@ def summarize(path: str, warmup_min: float) -> None:
         raise SystemExit(f"{path}: no samples")
     print("| minute | RSS (MB) | live Python blocks | containers |\n|---|---|---|---|")
     last = rows[-1]["elapsed_s"] / 60
-    marks = [m for m in [1, 5, *range(10, int(last) + 1, 10)] if m <= last + 0.5]
+    marks = [m for m in [1, 5, *range(10, int(last + 0.5) + 1, 10)] if m <= last + 0.5]
     for mark in marks:
         row = min(rows, key=lambda r: abs(r["elapsed_s"] - mark * 60))
         print(f"| {row['elapsed_s'] / 60:.0f} | {row['rss_mb']:.1f} | "
