@@ -20,10 +20,11 @@ _NUMBER = re.compile(r"(\d+)(?:\.(\d*))?")
 # - Live, time ends it: a feed that keeps printing new sizes (the simulator's random ones, a thin
 #   market's) fills the memo at its own pace, and a count alone would let memory creep up for
 #   hours (what the soak measured). Generations of 10 s, not 60 s: the default app's memos then
-#   hold about 150,000 fewer Python blocks, and its RSS runs 11 MB lower (the 2-hour soaks of
-#   2026-12-03, README "Hours-long runs"). Live, the cost is a few more parses a second: on the
-#   real BTCUSDT futures recording at its own pace 10 s generations answer 89 % of prices and
-#   92 % of sizes from memory, against 95 % and 96 % with 60 s (scripts/memo_hit_rate.py).
+#   hold 70,000-160,000 fewer Python blocks, and its RSS runs 9-11 MB lower (the 150-minute
+#   soaks of 2026-12-03, README "Hours-long runs"). Live, the cost is a few more parses a
+#   second: on the real BTCUSDT futures recording at its own pace 10 s generations answer 89 %
+#   of prices and 92 % of sizes from memory, against 95 % and 96 % with 60 s
+#   (scripts/memo_hit_rate.py).
 # - In a replay at --speed max or an export, a second of wall time is minutes of venue time, so
 #   the count mostly ends it: 65,536 holds the 19,000 distinct prices a busy BTCUSDT prints in
 #   six minutes (the replay benchmark: 0.60-0.63x the lean loop in five runs, against 0.53-0.62x
